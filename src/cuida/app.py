@@ -1,0 +1,63 @@
+"""create_app(settings): the ASGI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cuida import __version__
+from cuida.runtime import Runtime
+from cuida.settings import Settings, get_settings
+from cuida.web import errors
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Cuida's API. Integrations authenticate with `Authorization: Bearer <token>`
+(created with `cuida token create` or `POST /api/v1/tokens`); agents' browsers use the session
+cookie and send `X-CSRF-Token` on every unsafe request. Errors always look like
+`{"error": {"code", "message", "fields"}}`."""
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, start_workers: bool | None = None
+) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else get_settings())
+    runtime = runtime or Runtime(settings)
+    runtime.install()
+    run_workers = settings.in_process_worker if start_workers is None else start_workers
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.broker.listen()
+        if run_workers:
+            from cuida.jobs.consumer import Consumers
+
+            runtime.consumers = Consumers(runtime, settings.worker_threads,
+                                          reconcile_every=settings.reconcile_seconds).start()
+        yield
+        if runtime.consumers is not None:
+            runtime.consumers.stop()
+            runtime.consumers = None
+
+    app = FastAPI(title="Cuida", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.runtime = runtime
+    errors.install(app)
+
+    from cuida.auth.api import router as auth_router
+    from cuida.clock.api import router as clock_router
+    from cuida.conversations.api import router as conversations_router
+    from cuida.customers.api import router as customers_router
+    from cuida.events.api import router as events_router
+    from cuida.ingest.api import router as ingest_router
+    from cuida.search.api import router as search_router
+    from cuida.web.pages import router as pages_router
+    from cuida.web.system_api import router as system_router
+
+    for router in (system_router, auth_router, ingest_router, customers_router, conversations_router,
+                   events_router, search_router, clock_router, pages_router):
+        app.include_router(router)
+    app.add_middleware(errors.BodyLimit, limit=settings.max_body_bytes)
+    return app

@@ -1,0 +1,38 @@
+"""Roles and scopes: what each kind of caller may do. Checked on the server for every route."""
+
+from __future__ import annotations
+
+ROLES = ("agent", "lead", "manager", "admin")
+
+SCOPES = {
+    "messages:write": "Post inbound messages (ingest).",
+    "messages:read": "Read messages and search them.",
+    "customers:read": "Read customer profiles and timelines.",
+    "customers:write": "Create and edit customers and identities.",
+    "customers:merge": "Merge two customer profiles.",
+    "conversations:read": "Read conversations.",
+    "conversations:write": "Assign, change status and priority, reply, add notes.",
+    "events:read": "Read the event log and the live stream.",
+    "admin": "Agents, teams, tokens and the manual clock.",
+}
+
+_AGENT = {
+    "messages:write", "messages:read", "customers:read", "customers:write", "conversations:read",
+    "conversations:write", "events:read",
+}
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "agent": frozenset(_AGENT),
+    "lead": frozenset(_AGENT | {"customers:merge"}),
+    "manager": frozenset(_AGENT | {"customers:merge"}),
+    "admin": frozenset(SCOPES),
+}
+
+
+def parse_scopes(text: str | list[str]) -> list[str]:
+    items = text if isinstance(text, list) else [s for s in text.replace(",", " ").split() if s]
+    unknown = [s for s in items if s not in SCOPES]
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+    if not items:
+        raise ValueError("give at least one scope")
+    return sorted(set(items))

@@ -1,0 +1,49 @@
+"""What time it is: the wall clock, or the manual clock for replays and tests.
+
+Domain times (received_at, SLA deadlines, events) use `now`; leases and retry backoff always use
+`wall_now`, because a worker that died must be noticed in real seconds whatever the story's date.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from cuida.clock.models import ClockState
+
+
+class ClockError(ValueError):
+    pass
+
+
+def wall_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def manual_enabled(session: Session) -> bool:
+    return bool(session.info.get("manual_clock"))
+
+
+def now(*, session: Session) -> datetime:
+    if not manual_enabled(session):
+        return wall_now()
+    state = session.get(ClockState, 1)
+    return state.manual_now if state and state.manual_now else wall_now()
+
+
+def set_now(*, session: Session, to: datetime) -> datetime:
+    """Move the manual clock; it only goes forward, so timers never fire twice."""
+    if not manual_enabled(session):
+        raise ClockError("the manual clock is off (set CUIDA_MANUAL_CLOCK=1 to use it)")
+    if to.tzinfo is None:
+        raise ClockError("give the time with its offset, e.g. 2026-01-05T09:00:00+01:00")
+    current = now(session=session)
+    state = session.get(ClockState, 1, with_for_update=True)
+    if state is None:
+        state = ClockState(id=1)
+        session.add(state)
+    elif state.manual_now is not None and to < current:
+        raise ClockError(f"the clock only moves forward: it is already {current.isoformat()}")
+    state.manual_now = to.astimezone(UTC)
+    return state.manual_now

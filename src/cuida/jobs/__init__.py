@@ -1,0 +1,1 @@
+"""Background work: the queue (Huey), the consumers, and the reconciler."""

@@ -1,0 +1,28 @@
+"""The safety net: finds work whose job was lost (a killed worker, a lost enqueue) and
+enqueues it again. The database says what is unfinished; the queue is only a hint."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from cuida.conversations.service import due_deliveries
+from cuida.ingest.service import stale_messages
+
+if TYPE_CHECKING:
+    from cuida.runtime import Runtime
+
+log = logging.getLogger(__name__)
+BATCH = 2000
+
+
+def reconcile(runtime: Runtime) -> dict[str, int]:
+    with runtime.db.session() as session:
+        message_ids = stale_messages(session=session, stale_seconds=runtime.settings.lease_seconds, limit=BATCH)
+        delivery_ids = due_deliveries(session=session, limit=BATCH)
+    if message_ids:
+        log.info("reconciler: re-enqueueing %d unfinished messages", len(message_ids))
+        runtime.enqueue_messages(message_ids)
+    for delivery_id in delivery_ids:
+        runtime.enqueue_delivery(delivery_id)
+    return {"messages": len(message_ids), "deliveries": len(delivery_ids)}

@@ -1,0 +1,41 @@
+"""Full-text search over messages: SQLite FTS5 or a PostgreSQL GIN-indexed tsvector, both over
+the same Python-stemmed `search_text`, so both databases find the same things."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+
+from cuida.common.errors import Invalid
+from cuida.conversations.models import Message
+from cuida.search.text import terms
+
+
+def message_query_terms(q: str) -> list[str]:
+    words = [t for t in terms(q) if t][:12]
+    if not words:
+        raise Invalid("the search has no words to look for", field="q")
+    return words
+
+
+def search_messages(*, session: Session, q: str, limit: int = 20) -> list[Message]:
+    words = message_query_terms(q)
+    if session.get_bind().dialect.name == "postgresql":
+        # Each word as a prefix, all required: 'reclam:* & factur:*'.
+        tsquery = " & ".join(f"{w}:*" for w in words)
+        ids_query = text(
+            "SELECT id FROM messages WHERE to_tsvector('simple', search_text) @@ to_tsquery('simple', :q) "
+            "ORDER BY occurred_at DESC, id DESC LIMIT :limit"
+        )
+        ids = list(session.scalars(ids_query, {"q": tsquery, "limit": limit}))
+    else:
+        match = " AND ".join(f'"{w}"*' for w in words)
+        ids_query = text(
+            "SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q ORDER BY rank LIMIT :limit"
+        )
+        ids = list(session.scalars(ids_query, {"q": match, "limit": limit}))
+    if not ids:
+        return []
+    rows = session.scalars(select(Message).where(Message.id.in_(bindparam("ids", expanding=True))), {"ids": ids})
+    by_id = {m.id: m for m in rows}
+    return [by_id[i] for i in ids if i in by_id]

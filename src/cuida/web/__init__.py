@@ -1,0 +1,1 @@
+"""HTTP: the app factory's pieces shared by every domain's routes."""
