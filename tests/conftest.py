@@ -142,7 +142,7 @@ class Api:
 
     def message(self, **fields: Any) -> dict[str, Any]:
         body = {"channel": "email", "direction": "in", **fields}
-        response = self.post("/api/v1/messages", json=body)
+        response = self.post("/api/v1/messages?wait=5", json=body)
         assert response.status_code in (200, 202), response.text
         return dict(response.json())
 

@@ -336,7 +336,7 @@ def deliveries_of(*, session: Session, conversation_id: int) -> list[tuple[Messa
         .where(Message.conversation_id == conversation_id)
         .order_by(Delivery.id)
     )
-    return [(m, d) for m, d in rows.tuples()]
+    return [(m, d) for m, d in rows]
 
 
 # --- delivery (the outbox) -------------------------------------------------------------------
