@@ -23,6 +23,7 @@ JOB_CHUNK = 50  # message ids per job: small enough to spread over workers, big 
 
 class Runtime:
     def __init__(self, settings: Settings, *, immediate: bool = False) -> None:
+        import cuida.db.models  # noqa: F401  every table mapped: `cuida worker` imports no routers
         from cuida.jobs.queue import make_huey
 
         self.settings = settings

@@ -148,20 +148,43 @@ def claim(*, session: Session, message_id: int, lease_seconds: int) -> bool:
     return result.rowcount == 1
 
 
+def claim_many(*, session: Session, message_ids: Sequence[int], lease_seconds: int) -> dict[int, str]:
+    """Lease every message of a job at once: {id: stage} of those that still need work and were
+    free. One statement, so a job repeated by the reconciler costs one query, not one per id."""
+    if not message_ids:
+        return {}
+    wall = wall_now()
+    rows = session.execute(
+        update(Message)
+        .where(
+            Message.id.in_(list(message_ids)),
+            Message.stage.in_(("received", "linked")),
+            or_(Message.lease_until.is_(None), Message.lease_until < wall),
+        )
+        .values(lease_until=wall + timedelta(seconds=lease_seconds), attempts=Message.attempts + 1)
+        .returning(Message.id, Message.stage)
+        .execution_options(synchronize_session=False)
+    )
+    return {message_id: stage for message_id, stage in rows}
+
+
 def link_stage(*, session: Session, message_id: int) -> None:
     """Author → customer, message → conversation."""
-    message = session.get(Message, message_id)
+    # FOR UPDATE (PostgreSQL): a second worker whose lease on this message overlapped ours waits
+    # here, then sees the stage we committed, instead of threading and counting it again.
+    message = session.get(Message, message_id, with_for_update=True)
     if message is None or message.stage != "received":
         return
     identity_value = message.author_value if message.direction == "in" else (message.meta or {}).get("recipient")
     customer_id = None
+    author_identity_id = None
     if identity_value:
         identity = link_author(session=session, channel=message.channel, value=str(identity_value),
                                display=message.author_name if message.direction == "in" else None,
                                followers=message.author_followers if message.direction == "in" else None)
         customer_id = identity.customer_id
         if message.direction == "in":
-            message.author_identity_id = identity.id
+            author_identity_id = identity.id
     elif message.in_reply_to:
         customer_id = session.scalar(
             select(Message.customer_id).where(
@@ -171,6 +194,8 @@ def link_stage(*, session: Session, message_id: int) -> None:
     if customer_id is None:
         raise RuntimeError("no customer could be found for this message")
     conversation, created = thread_message(session=session, message=message, customer_id=customer_id)
+    if author_identity_id is not None:
+        message.author_identity_id = author_identity_id  # set late: one UPDATE of the message, not two
     message.stage = "linked"
     if created:
         publish(session=session, type="conversation.created", customer_id=customer_id,
@@ -195,26 +220,59 @@ def triage_stage(*, session: Session, message_id: int, analysis: dict[str, Any])
 
 
 def process_message(db: Database, message_id: int, *, lease_seconds: int) -> bool:
-    """Run whatever stages remain for one message. True if it is done now (or already was)."""
+    """Run whatever stages remain for one message. True if this call finished it."""
+    return process_messages(db, [message_id], lease_seconds=lease_seconds) == 1
+
+
+def process_messages(db: Database, message_ids: Sequence[int], *, lease_seconds: int) -> int:
+    """Run whatever stages remain for the messages of one job; returns how many this call finished.
+
+    One statement leases them all (ids already done or leased elsewhere drop out there); each
+    message is then linked in its own transaction, as before; understanding runs outside any
+    transaction; and the triage results of the whole job are written in one transaction.
+    Messages whose link or triage fails are recorded as failed attempts; the rest go on.
+    """
     with db.session() as session:
-        if not claim(session=session, message_id=message_id, lease_seconds=lease_seconds):
-            return False
-    try:
-        with db.session() as session:
-            link_stage(session=session, message_id=message_id)
-        with db.sessions() as session:
-            message = session.get(Message, message_id)
-            text = message.text if message is not None and message.stage == "linked" else None
-        if text is not None:
-            # Understanding runs outside any transaction: it may be slow, and needs no lock.
-            analysis = analyze(text).model_dump(mode="json")
+        claimed = claim_many(session=session, message_ids=message_ids, lease_seconds=lease_seconds)
+    texts: dict[int, str] = {}
+    for message_id in sorted(claimed):
+        try:
             with db.session() as session:
-                triage_stage(session=session, message_id=message_id, analysis=analysis)
-        return True
+                if claimed[message_id] == "received":
+                    link_stage(session=session, message_id=message_id)
+                message = session.get(Message, message_id)
+                if message is not None and message.stage == "linked":
+                    texts[message_id] = message.text
+        except Exception as exc:
+            log.exception("message %s failed in the pipeline", message_id)
+            _record_failure(db, message_id, exc)
+    analyses: dict[int, dict[str, Any]] = {}
+    for message_id, text in texts.items():
+        try:
+            # Understanding runs outside any transaction: it may be slow, and needs no lock.
+            analyses[message_id] = analyze(text).model_dump(mode="json")
+        except Exception as exc:
+            log.exception("message %s failed in the pipeline", message_id)
+            _record_failure(db, message_id, exc)
+    if not analyses:
+        return 0
+    try:
+        with db.session() as session, session.no_autoflush:
+            # Load (and on PostgreSQL lock) them in one query; changes are flushed together at commit.
+            messages = session.scalars(
+                select(Message)
+                .where(Message.id.in_(list(analyses)), Message.stage == "linked")
+                .with_for_update()
+            ).all()
+            for message in messages:
+                triage_stage(session=session, message_id=message.id, analysis=analyses[message.id])
+            finished = sum(message.stage == "done" for message in messages)
     except Exception as exc:
-        log.exception("message %s failed in the pipeline", message_id)
-        _record_failure(db, message_id, exc)
-        return False
+        log.exception("triage of messages %s failed", sorted(analyses))
+        for message_id in analyses:
+            _record_failure(db, message_id, exc)
+        return 0
+    return finished
 
 
 def _record_failure(db: Database, message_id: int, exc: Exception) -> None:
@@ -232,20 +290,26 @@ def _record_failure(db: Database, message_id: int, exc: Exception) -> None:
             message.enqueued_at = None  # the reconciler picks it up again
 
 
-def stale_messages(*, session: Session, stale_seconds: int, limit: int) -> list[int]:
-    """Messages whose job was lost: not done, nobody's lease, and not enqueued recently."""
+def stale_messages(
+    *, session: Session, stale_seconds: int, limit: int, queue_empty: bool = True
+) -> list[int]:
+    """Messages whose job was lost: not done, nobody's lease, and not enqueued recently.
+
+    While the queue still holds jobs (`queue_empty` false), a message enqueued long ago that no
+    worker ever claimed is most likely waiting its turn behind a backlog, not lost: only messages
+    with no job at all (enqueued_at empty) or whose worker's lease ran out are taken then.
+    Otherwise a backlog longer than `stale_seconds` would be enqueued again and again.
+    """
     wall = wall_now()
     stale_before = wall - timedelta(seconds=stale_seconds)
-    query = (
-        select(Message.id)
-        .where(
-            Message.stage.in_(("received", "linked")),
-            or_(Message.lease_until.is_(None), Message.lease_until < wall),
-            or_(Message.enqueued_at.is_(None), Message.enqueued_at < stale_before),
-        )
-        .order_by(Message.id)
-        .limit(limit)
-    )
+    conditions = [
+        Message.stage.in_(("received", "linked")),
+        or_(Message.lease_until.is_(None), Message.lease_until < wall),
+        or_(Message.enqueued_at.is_(None), Message.enqueued_at < stale_before),
+    ]
+    if not queue_empty:
+        conditions.append(or_(Message.enqueued_at.is_(None), Message.lease_until.is_not(None)))
+    query = select(Message.id).where(*conditions).order_by(Message.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = list(session.scalars(query))

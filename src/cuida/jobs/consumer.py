@@ -32,6 +32,7 @@ class Consumers:
 
     def start(self) -> Consumers:
         tasks.register()
+        _warm_up()
         for thread in self.threads:
             thread.start()
         return self
@@ -71,3 +72,13 @@ class Consumers:
         self.runtime.wake.set()
         for thread in self.threads:
             thread.join(timeout)
+
+
+def _warm_up() -> None:
+    """Load the language model now (about a second), not inside the first message's job."""
+    from cuida.triage import analyze
+
+    try:
+        analyze("hola, buenos días")
+    except Exception as exc:  # the jobs will report it; never keep the consumers from starting
+        log.warning("could not load the triage model ahead of time: %s", exc)

@@ -20,13 +20,10 @@ def _tasks() -> dict[str, Any]:
 
         @huey.task(name="process_messages")
         def _process_messages(ids: list[int]) -> int:
-            from cuida.ingest.service import process_message
+            from cuida.ingest.service import process_messages
 
             rt = current()
-            done = 0
-            for message_id in ids:
-                done += process_message(rt.db, message_id, lease_seconds=rt.settings.lease_seconds)
-            return done
+            return process_messages(rt.db, ids, lease_seconds=rt.settings.lease_seconds)
 
         @huey.task(name="deliver_reply")
         def _deliver_reply(delivery_id: int) -> bool:

@@ -1,0 +1,423 @@
+"""Replaying a story through Cuida's public HTTP API, the way integrations and agents use it.
+
+The replayer makes only public API calls, so a replay exercises exactly what a real deployment
+does. It is safe to run twice: inbound messages carry deterministic external ids, customers and
+teams that exist are reused, and a reply whose text is already on the timeline is not sent again.
+
+Two ways to place a story in time:
+- `use_clock=True` (`cuida replay`): the server's manual clock is moved to each step, so
+  replies, timers and events happen at story time.
+- `use_clock=False` (the demo): the clock is left alone; messages carry `occurred_at`, and the
+  story is placed so that its last step lies an hour in the past.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import httpx
+from rich.console import Console
+
+from cuida.customers.identity import EMAIL_CHANNELS, PHONE_CHANNELS, IdentityError, identity_key
+from cuida.demo.stories import (
+    ReplayError,
+    Step,
+    Story,
+    StoryCustomer,
+    StoryIdentity,
+    format_offset,
+    load_story,
+)
+
+__all__ = ["Pending", "ReplayError", "Replayer", "Report", "StepResult"]
+
+WAIT_SECONDS = 5  # how long the server may take to link, thread and triage each inbound message
+DEMO_LAST_STEP_AGO = timedelta(hours=1)
+TEAM_KINDS = ("social", "call_centre", "claims", "sales", "marketing")
+
+
+class Pending(NamedTuple):
+    """Something a step asks for that a later feature will handle; recorded, never sent."""
+
+    feature: str
+    detail: str
+
+
+@dataclass
+class StepResult:
+    index: int
+    offset: timedelta
+    at: datetime
+    kind: str
+    channel: str | None
+    done: str = ""
+    ids: dict[str, int] = field(default_factory=dict)
+    expectations: list[str] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        where = f"{self.channel} {self.kind}" if self.channel else self.kind
+        return f"+{format_offset(self.offset):<8} {where:<18} {self.done}"
+
+
+@dataclass
+class Report:
+    story: str
+    source: str
+    start: datetime
+    customer_id: int | None = None
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def pending_features(self) -> dict[str, int]:
+        """How many steps ask for each feature not built yet."""
+        counts: dict[str, int] = {}
+        for step in self.steps:
+            for item in step.pending:
+                counts[item.feature] = counts.get(item.feature, 0) + 1
+        return counts
+
+    @property
+    def expectation_count(self) -> int:
+        return sum(len(step.expectations) for step in self.steps)
+
+    def summary(self) -> str:
+        who = f", customer {self.customer_id}" if self.customer_id else ""
+        lines = [f"Story {self.story} ({self.source}), started {self.start.isoformat()}{who}:"]
+        for step in self.steps:
+            lines.append(f"  {step.line()}")
+            lines.extend(f"  {'':9} note: {note}" for note in step.notes)
+            lines.extend(f"  {'':9} pending {item.feature}: {item.detail}" for item in step.pending)
+            lines.extend(f"  {'':9} expect: {expectation}" for expectation in step.expectations)
+        if self.expectation_count:
+            lines.append(f"{self.expectation_count} expectations recorded, not checked yet "
+                         "(SLA, commitments, alerts and the rest come with later features).")
+        if self.pending_features:
+            counts = ", ".join(f"{feature} ({n})" for feature, n in sorted(self.pending_features.items()))
+            lines.append(f"Pending features: {counts}.")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Progress:
+    """What a replay has learned so far, to aim outbound steps at the right person."""
+
+    story: Story
+    customer_id: int | None = None
+    inbound: list[tuple[Step, dict[str, Any]]] = field(default_factory=list)  # (step, the server's Accepted)
+
+    def external_id(self, step: Step) -> str:
+        return f"{self.story.name}-{step.index}"
+
+
+class Replayer:
+    """Replays stories against the Cuida that `client` points at (base_url and an admin token)."""
+
+    def __init__(self, client: httpx.Client, console: Console | None = None, *,
+                 use_clock: bool = True) -> None:
+        self.client = client
+        self.console = console
+        self.use_clock = use_clock
+        self._where = ""  # the story and step being replayed, for error messages
+
+    # -- entry points -------------------------------------------------------------------------
+    def replay_file(self, path: Path, start: str | None = None) -> Report:
+        return self.replay_story(load_story(Path(path)), start=start)
+
+    def replay_story(self, story: Story, start: str | datetime | None = None) -> Report:
+        self._where = story.source
+        begin = self._start(story, start)
+        report = Report(story=story.name, source=story.source, start=begin)
+        if self.console:
+            self.console.print(f"[bold]{story.name}[/] from {begin.isoformat()}", highlight=False)
+        teams = self._ensure_teams(story.teams)
+        progress = _Progress(story)
+        if story.customer is not None:
+            progress.customer_id = report.customer_id = self._ensure_customer(story.customer)
+        for step in story.steps:
+            self._where = f"{story.source}: step {step.index} (at {step.raw_at})"
+            result = self._replay_step(step, begin + step.at, progress, teams)
+            report.steps.append(result)
+            if self.console:
+                self.console.print(f"  {result.line()}", markup=False, highlight=False)
+        return report
+
+    # -- time ---------------------------------------------------------------------------------
+    def _start(self, story: Story, start: str | datetime | None) -> datetime:
+        chosen = _parse_start(start, story.source) if start is not None else None
+        clock = self._call("GET", "/api/v1/admin/clock").json()
+        server_now = datetime.fromisoformat(clock["now"])
+        if not self.use_clock:
+            return chosen or server_now - story.last_offset - DEMO_LAST_STEP_AGO
+        if not clock["manual"]:
+            raise ReplayError(f"{story.source}: the server's manual clock is off; start Cuida with "
+                              "CUIDA_MANUAL_CLOCK=1 to replay stories in story time")
+        if chosen is not None and chosen < server_now:
+            raise ReplayError(f"{story.source}: the story would start at {chosen.isoformat()}, but the "
+                              f"server's clock is already at {server_now.isoformat()} and only moves "
+                              "forward; give a later start, or none to start now")
+        return chosen or server_now
+
+    def _move_clock(self, to: datetime) -> None:
+        self._call("PUT", "/api/v1/admin/clock", json={"now": to.isoformat()})
+
+    # -- setup --------------------------------------------------------------------------------
+    def _ensure_teams(self, slugs: list[str]) -> dict[str, int]:
+        """Team ids by slug, creating the teams that do not exist yet."""
+        for slug in slugs:
+            kind = next((k for k in TEAM_KINDS if k.replace("_", "-") in slug), "care")
+            team = {"slug": slug, "name": slug.replace("-", " ").capitalize(), "kind": kind}
+            self._call("POST", "/api/v1/teams", json=team, tolerate=(409,))
+        if not slugs:
+            return {}
+        return {team["slug"]: team["id"] for team in self._call("GET", "/api/v1/teams").json()}
+
+    def _ensure_customer(self, spec: StoryCustomer) -> int:
+        """Create the story's customer; if one of the identities is known, reuse its owner."""
+        body: dict[str, Any] = {
+            "name": spec.name, "company": spec.company,
+            "identities": [{"channel": i.channel, "value": i.value} for i in spec.identities],
+            "attributes": spec.value,
+        }
+        spend = spec.value.get("lifetime_spend_eur")
+        if isinstance(spend, int | float):
+            body["lifetime_value"] = spend
+        response = self._call("POST", "/api/v1/customers", json=body, tolerate=(409,))
+        if response.status_code != 409:
+            return int(response.json()["id"])
+        owner = next((c for c in map(self._owner_of, spec.identities) if c is not None), None)
+        if owner is None:
+            raise ReplayError(f"{self._where}: {_error_message(response)}")
+        known = {(i["channel"], i["value"]) for i in owner["identities"]}
+        for identity in spec.identities:
+            if _key(identity.channel, identity.value) not in known:
+                # 409 here: that identity belongs to someone else; merging is a person's decision.
+                self._call("POST", f"/api/v1/customers/{owner['id']}/identities",
+                           json={"channel": identity.channel, "value": identity.value}, tolerate=(409,))
+        missing = {k: v for k, v in (("name", spec.name), ("company", spec.company)) if v and not owner[k]}
+        if missing:
+            self._call("PATCH", f"/api/v1/customers/{owner['id']}", json=missing)
+        return int(owner["id"])
+
+    def _owner_of(self, identity: StoryIdentity) -> dict[str, Any] | None:
+        key = _key(identity.channel, identity.value)
+        if key is None:
+            return None
+        found = self._call("GET", "/api/v1/customers", params={"q": key[1], "limit": 100}).json()
+        return next((c for c in found if key in {(i["channel"], i["value"]) for i in c["identities"]}), None)
+
+    # -- steps --------------------------------------------------------------------------------
+    def _replay_step(self, step: Step, at: datetime, progress: _Progress,
+                     teams: dict[str, int]) -> StepResult:
+        result = StepResult(index=step.index, offset=step.at, at=at, kind=step.kind, channel=step.channel,
+                            expectations=list(step.expect), pending=_pending(step))
+        if self.use_clock:
+            self._move_clock(at)
+        if step.kind == "checkpoint":
+            result.done = "clock moved; expectations only" if self.use_clock else "expectations only"
+        elif step.kind == "query":
+            result.done = "not sent: contactability is a pending feature"
+        elif step.kind == "inbound":
+            self._inbound(step, at, progress, result)
+        else:
+            self._outbound(step, at, progress, result)
+            if step.team and result.ids.get("conversation_id"):
+                self._hand_to_team(result, teams[step.team])
+        return result
+
+    def _inbound(self, step: Step, at: datetime, progress: _Progress, result: StepResult) -> None:
+        author: dict[str, Any] = {"value": step.author}
+        if step.author_followers is not None:
+            author["followers"] = step.author_followers
+        accepted = self._post_message({
+            "channel": step.channel, "external_id": progress.external_id(step), "direction": "in",
+            "author": author, "text": step.text, "public": bool(step.public), "occurred_at": at.isoformat(),
+            "metadata": {"story": progress.story.name, "step": step.index},
+        }, result)
+        progress.inbound.append((step, accepted))
+        result.done = (f"message {accepted['message_id']} from {step.author} → customer "
+                       f"{accepted['customer_id']}, conversation {accepted['conversation_id']}")
+
+    def _outbound(self, step: Step, at: datetime, progress: _Progress, result: StepResult) -> None:
+        """A reply on the customer's conversation; logged as an outbound message when there is none."""
+        assert step.channel is not None and step.text is not None
+        customer_id, parent = _reply_target(step, progress)
+        if customer_id is None:
+            raise ReplayError(f"{self._where}: nobody to write to: give the story a customer, or put an "
+                              "inbound step before this one")
+        public = step.public if step.public is not None else bool(parent and parent.public)
+        recipient = parent.author if parent else None
+        if not self.use_clock:
+            # Logged with occurred_at, so the demo timeline shows it in its place.
+            recipient = recipient or self._recipient_on(customer_id, step.channel)
+            if recipient:
+                self._log_outbound(step, at, progress, recipient, parent, public, result)
+                return
+        conversation = self._latest_conversation(customer_id, step.channel)
+        if conversation is not None:
+            if not self.use_clock:
+                result.notes.append(f"placed at the current time: no {step.channel} identity to log it to")
+            self._reply(step, conversation, public, result)
+            return
+        recipient = recipient or self._recipient_on(customer_id, step.channel)
+        if recipient is None:
+            raise ReplayError(f"{self._where}: customer {customer_id} has no conversation yet and no "
+                              f"identity to write to on {step.channel}")
+        self._log_outbound(step, at, progress, recipient, parent, public, result)
+
+    def _reply(self, step: Step, conversation: dict[str, Any], public: bool, result: StepResult) -> None:
+        already = self._sent_before(conversation["customer_id"], step)
+        if already is not None:
+            result.ids.update(message_id=already["message_id"], conversation_id=already["conversation_id"])
+            result.done = f"reply already there (message {already['message_id']})"
+            return
+        reply = self._call("POST", f"/api/v1/conversations/{conversation['id']}/replies",
+                           json={"text": step.text, "channel": step.channel, "public": public}).json()
+        result.ids.update(message_id=reply["message"]["id"], conversation_id=conversation["id"],
+                          delivery_id=reply["delivery"]["id"])
+        visibility = "public" if public else "private"
+        result.done = (f"{visibility} reply {reply['message']['id']} in conversation {conversation['id']} "
+                       f"(delivery {reply['delivery']['id']}: {reply['delivery']['status']})")
+
+    def _log_outbound(self, step: Step, at: datetime, progress: _Progress, recipient: str,
+                      parent: Step | None, public: bool, result: StepResult) -> None:
+        body: dict[str, Any] = {
+            "channel": step.channel, "external_id": progress.external_id(step), "direction": "out",
+            "recipient": recipient, "text": step.text, "public": public, "occurred_at": at.isoformat(),
+            "metadata": {"story": progress.story.name, "step": step.index},
+        }
+        if step.author:
+            body["author"] = {"value": step.author, "name": step.team or step.author}
+        if parent is not None:
+            body["in_reply_to"] = progress.external_id(parent)
+        accepted = self._post_message(body, result)
+        result.done = (f"outbound message {accepted['message_id']} to {recipient} logged in conversation "
+                       f"{accepted['conversation_id']}")
+
+    def _post_message(self, body: dict[str, Any], result: StepResult) -> dict[str, Any]:
+        accepted: dict[str, Any] = self._call("POST", "/api/v1/messages", params={"wait": WAIT_SECONDS},
+                                              json=body).json()
+        for key in ("message_id", "conversation_id", "customer_id"):
+            if accepted[key]:
+                result.ids[key] = accepted[key]
+        if accepted["duplicate"]:
+            result.notes.append("already stored by an earlier replay")
+        if accepted["stage"] != "done":
+            result.notes.append(f"still {accepted['stage']} after {WAIT_SECONDS}s: are workers running?")
+        return accepted
+
+    def _hand_to_team(self, result: StepResult, team_id: int) -> None:
+        """The team that answered owns the conversation, unless another team already does."""
+        conversation_id = result.ids["conversation_id"]
+        conversation = self._call("GET", f"/api/v1/conversations/{conversation_id}").json()
+        if conversation["team_id"] is None:
+            self._call("PATCH", f"/api/v1/conversations/{conversation_id}", json={"team_id": team_id})
+        result.ids["team_id"] = conversation["team_id"] or team_id
+
+    # -- lookups ------------------------------------------------------------------------------
+    def _latest_conversation(self, customer_id: int, channel: str) -> dict[str, Any] | None:
+        """The customer's most recently updated conversation on the channel, else on any channel."""
+        for params in ({"channel": channel}, {}):
+            page = self._call("GET", "/api/v1/conversations", params={
+                "customer_id": customer_id, "sort": "-updated", "limit": 1, **params}).json()
+            if page["items"]:
+                return dict(page["items"][0])
+        return None
+
+    def _recipient_on(self, customer_id: int, channel: str) -> str | None:
+        """One of the customer's identities a message on `channel` can be addressed to."""
+        if channel in PHONE_CHANNELS:
+            usable = ["phone"]
+        elif channel in EMAIL_CHANNELS:
+            usable = ["email"]
+        else:
+            usable = [channel, "email", "phone"]
+        identities = self._call("GET", f"/api/v1/customers/{customer_id}").json()["identities"]
+        for wanted in usable:
+            found = next((i["value"] for i in identities if i["channel"] == wanted), None)
+            if found:
+                return str(found)
+        return None
+
+    def _sent_before(self, customer_id: int, step: Step) -> dict[str, Any] | None:
+        """The same outbound text on the same channel already on the timeline (a replay run twice)."""
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+            page = self._call("GET", f"/api/v1/customers/{customer_id}/timeline", params=params).json()
+            for item in page["items"]:
+                if (item["direction"], item["channel"], item["text"]) == ("out", step.channel, step.text):
+                    return dict(item)
+            cursor = page["next_cursor"]
+            if not cursor:
+                return None
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    def _call(self, method: str, url: str, *, tolerate: tuple[int, ...] = (),
+              **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.client.request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            raise ReplayError(f"{self._where}: {method} {url} timed out") from None
+        if response.status_code >= 400 and response.status_code not in tolerate:
+            raise ReplayError(f"{self._where}: {method} {url} answered {response.status_code}: "
+                              f"{_error_message(response)}")
+        return response
+
+
+def _parse_start(start: str | datetime, source: str) -> datetime:
+    try:
+        moment = start if isinstance(start, datetime) else datetime.fromisoformat(start)
+    except ValueError:
+        raise ReplayError(f"{source}: start {start!r} is not an ISO time such as "
+                          "2026-03-02T09:00:00+01:00") from None
+    if moment.tzinfo is None:
+        raise ReplayError(f"{source}: give the start with its offset, e.g. 2026-03-02T09:00:00+01:00")
+    return moment.astimezone(UTC)
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300] or response.reason_phrase
+
+
+def _key(channel: str, value: str) -> tuple[str, str] | None:
+    """The identity as the server stores it (same normalisation), to recognise it in answers."""
+    try:
+        return identity_key(channel, value)
+    except IdentityError:
+        return None
+
+
+def _reply_target(step: Step, progress: _Progress) -> tuple[int | None, Step | None]:
+    """Whom an outbound step answers: whoever last wrote on its channel, else the story's customer,
+    else whoever wrote last. Returns (customer id, the inbound step answered on the same channel)."""
+    written = [(s, a) for s, a in reversed(progress.inbound) if a.get("customer_id")]
+    same_channel = next(((s, a) for s, a in written if s.channel == step.channel), None)
+    if same_channel is not None:
+        return same_channel[1]["customer_id"], same_channel[0]
+    if progress.customer_id is not None:
+        return progress.customer_id, None
+    return (written[0][1]["customer_id"], None) if written else (None, None)
+
+
+def _pending(step: Step) -> list[Pending]:
+    pending = []
+    if step.kind == "query":
+        pending.append(Pending("contactability", f"{step.author or 'someone'}: {step.text or 'a query'}"))
+    if step.engagement:
+        last = step.engagement[-1]
+        counts = ", ".join(f"{v} {k}" for k, v in last.counts.items())
+        pending.append(Pending("listening", f"{len(step.engagement)} engagement readings, reaching {counts} "
+                                            f"at +{format_offset(last.at)}"))
+    if step.goodwill:
+        pending.append(Pending("goodwill", ", ".join(f"{k}: {v}" for k, v in step.goodwill.items())))
+    if step.extra:
+        pending.append(Pending("unknown keys", ", ".join(sorted(step.extra))))
+    return pending
