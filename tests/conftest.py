@@ -34,7 +34,9 @@ def _pg_url(database: str) -> str:
 
 
 def _pg_engine(url: str) -> Any:
-    return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    return create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
 
 
 def create_pg_database(name: str) -> str:
@@ -56,6 +58,29 @@ def drop_pg_database(name: str) -> None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         engine.dispose()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The services this project runs on must be there: a missing one fails the run at once,
+    whatever subset of tests was asked for, instead of skipping what needs it."""
+    if hasattr(session.config, "workerinput"):
+        return  # xdist workers: the controller has checked
+    import redis
+
+    problems = []
+    try:
+        engine = _pg_engine(PG_ADMIN_URL)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        problems.append(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except Exception as exc:
+        problems.append(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    if problems:
+        pytest.exit("the test suite needs its services: " + "; ".join(problems), 3)
 
 
 @pytest.fixture(scope="session")
@@ -88,8 +113,20 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory, worker_tag: str)
         pytest.exit(f"CUIDA_TEST_DB must be sqlite or postgresql, not {BACKEND!r}", 3)
 
 
-TABLES = ["deliveries", "messages", "conversations", "identities", "customers", "agent_sessions", "api_tokens",
-          "agent_teams", "agents", "teams", "events", "clock_state"]
+TABLES = [
+    "deliveries",
+    "messages",
+    "conversations",
+    "identities",
+    "customers",
+    "agent_sessions",
+    "api_tokens",
+    "agent_teams",
+    "agents",
+    "teams",
+    "events",
+    "clock_state",
+]
 
 
 def fresh_settings(template: dict[str, Any], data_dir: Path, **overrides: Any) -> Settings:
@@ -150,8 +187,10 @@ class Api:
 @pytest.fixture
 def admin_token(runtime: Runtime) -> str:
     with runtime.db.session() as session:
-        create_agent(session=session, data=AgentCreate(email="admin@example.com", name="Admin",
-                                                       password=ADMIN_PASSWORD, role="admin"))
+        create_agent(
+            session=session,
+            data=AgentCreate(email="admin@example.com", name="Admin", password=ADMIN_PASSWORD, role="admin"),
+        )
         secret, _ = create_token(session=session, name="tests", scopes=list(SCOPES))
     return secret
 

@@ -20,11 +20,22 @@ def _error(response, status):
         ({"channel": "email", "author": "a@b.es"}, "body", "needs text or html"),
         ({"channel": "email", "author": "not-an-email", "text": "x"}, "author.value", "not an email"),
         ({"channel": "phone", "author": "abc", "text": "x"}, "author.value", "not a phone"),
-        ({"channel": "email", "author": "a@b.es", "text": "x", "occurred_at": "2026-01-01T10:00:00"},
-         "occurred_at", "time zone"),
-        ({"channel": "email", "author": "a@b.es", "text": "x", "occurred_at": "yesterday"}, "occurred_at", ""),
+        (
+            {"channel": "email", "author": "a@b.es", "text": "x", "occurred_at": "2026-01-01T10:00:00"},
+            "occurred_at",
+            "time zone",
+        ),
+        (
+            {"channel": "email", "author": "a@b.es", "text": "x", "occurred_at": "yesterday"},
+            "occurred_at",
+            "",
+        ),
         ({"channel": "email", "author": "a@b.es", "text": "x", "direction": "sideways"}, "direction", ""),
-        ({"channel": "email", "author": {"value": "a@b.es", "followers": -1}, "text": "x"}, "author.followers", ""),
+        (
+            {"channel": "email", "author": {"value": "a@b.es", "followers": -1}, "text": "x"},
+            "author.followers",
+            "",
+        ),
         ({"channel": "email", "author": "a@b.es", "text": 42}, "text", "string"),
         ({"channel": "email", "direction": "out", "text": "x"}, "body", "recipient"),
     ],
@@ -38,9 +49,12 @@ def test_field_errors_name_the_field(api, body, field, words):
 
 def test_malformed_json_and_invalid_utf8(api):
     headers = {"content-type": "application/json"}
-    assert _error(api.post("/api/v1/messages", content=b"{nope", headers=headers), 400)["code"] == "invalid_json"
-    error = _error(api.post("/api/v1/messages", content=b'{"channel":"email","text":"\xff\xfe"}', headers=headers),
-                   400)
+    assert (
+        _error(api.post("/api/v1/messages", content=b"{nope", headers=headers), 400)["code"] == "invalid_json"
+    )
+    error = _error(
+        api.post("/api/v1/messages", content=b'{"channel":"email","text":"\xff\xfe"}', headers=headers), 400
+    )
     assert "UTF-8" in error["message"]
 
 
@@ -56,7 +70,9 @@ def test_unstorable_characters_are_refused_clearly(api):
 def test_oversized_bodies_get_413_with_the_limit(api, client, runtime):
     limit = runtime.settings.max_body_bytes
     big = json.dumps({"channel": "email", "author": "a@b.es", "text": "x" * (limit + 10)})
-    error = _error(api.post("/api/v1/messages", content=big, headers={"content-type": "application/json"}), 413)
+    error = _error(
+        api.post("/api/v1/messages", content=big, headers={"content-type": "application/json"}), 413
+    )
     assert str(limit) in error["message"]
 
     def chunks():  # no Content-Length: the limit still holds
@@ -68,8 +84,10 @@ def test_oversized_bodies_get_413_with_the_limit(api, client, runtime):
 
 
 def test_text_limit_is_a_clear_422(api):
-    error = _error(api.post("/api/v1/messages", json={"channel": "email", "author": "a@b.es",
-                                                      "text": "x" * 1_000_001}), 422)
+    error = _error(
+        api.post("/api/v1/messages", json={"channel": "email", "author": "a@b.es", "text": "x" * 1_000_001}),
+        422,
+    )
     assert error["fields"][0]["field"] == "text"
 
 

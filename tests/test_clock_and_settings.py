@@ -14,7 +14,9 @@ def test_manual_clock_moves_forward_only_and_stamps_messages(api):
     assert start.status_code == 200 and start.json()["now"] == "2026-03-02T08:00:00Z"
     accepted = api.message(author="a@x.es", external_id="1", text="hola")
     message = api.get(f"/api/v1/messages/{accepted['message_id']}").json()
-    assert message["received_at"] == "2026-03-02T08:00:00Z" and message["occurred_at"] == "2026-03-02T08:00:00Z"
+    assert (
+        message["received_at"] == "2026-03-02T08:00:00Z" and message["occurred_at"] == "2026-03-02T08:00:00Z"
+    )
     later = api.put("/api/v1/admin/clock", json={"advance_seconds": 86400 * 3})
     assert later.json()["now"] == "2026-03-05T08:00:00Z"
     back = api.put("/api/v1/admin/clock", json={"now": "2026-03-01T00:00:00Z"})
@@ -26,21 +28,28 @@ def test_manual_clock_moves_forward_only_and_stamps_messages(api):
 def test_manual_clock_is_refused_on_postgresql_unless_forced():
     with pytest.raises(SettingsError, match="CUIDA_MANUAL_CLOCK is refused on PostgreSQL"):
         load_settings(database_url="postgresql://postgres@127.0.0.1/x", manual_clock=True)
-    assert load_settings(database_url="postgresql://postgres@127.0.0.1/x", manual_clock=True,
-                         manual_clock_force=True).manual_clock
+    assert load_settings(
+        database_url="postgresql://postgres@127.0.0.1/x", manual_clock=True, manual_clock_force=True
+    ).manual_clock
 
 
 def test_manual_clock_off_means_endpoint_refuses(client, runtime, admin_token):
     runtime.db.sessions.configure(info={"manual_clock": False})
-    response = client.put("/api/v1/admin/clock", json={"advance_seconds": 10},
-                          headers={"Authorization": f"Bearer {admin_token}"})
+    response = client.put(
+        "/api/v1/admin/clock",
+        json={"advance_seconds": 10},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
     assert response.status_code == 409 and "CUIDA_MANUAL_CLOCK" in response.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
     ("env", "words"),
     [
-        ({"CUIDA_DATABASE_URL": "mysql://root@localhost/x"}, "CUIDA_DATABASE_URL: Value error, unsupported database"),
+        (
+            {"CUIDA_DATABASE_URL": "mysql://root@localhost/x"},
+            "CUIDA_DATABASE_URL: Value error, unsupported database",
+        ),
         ({"CUIDA_REDIS_URL": "http://localhost"}, "CUIDA_REDIS_URL"),
         ({"CUIDA_PORT": "99999"}, "CUIDA_PORT"),
     ],
@@ -52,7 +61,9 @@ def test_cli_says_which_setting_is_wrong(tmp_path, env, words):
 
 
 def test_cli_says_when_a_server_cannot_be_reached(tmp_path):
-    result = _cuida(["migrate"], tmp_path, {"CUIDA_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing"})
+    result = _cuida(
+        ["migrate"], tmp_path, {"CUIDA_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing"}
+    )
     assert result.returncode == 2 and "cannot reach the database" in result.stderr
     result = _cuida(["worker"], tmp_path, {"CUIDA_REDIS_URL": "redis://127.0.0.1:1/0"})
     assert result.returncode == 2 and "cannot reach the work queue" in result.stderr
@@ -73,5 +84,11 @@ def test_cli_version_migrate_and_token(tmp_path):
 def _cuida(args, tmp_path, env=None):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CUIDA_")}
     environment.update({"CUIDA_DATA_DIR": str(tmp_path / "data"), **(env or {})})
-    return subprocess.run([sys.executable, "-m", "cuida.cli", *args], capture_output=True, text=True,
-                          env=environment, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "cuida.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )

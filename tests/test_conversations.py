@@ -8,12 +8,19 @@ from cuida.jobs.reconciler import reconcile
 
 def test_list_filters_sort_and_cursor(api):
     for i in range(7):
-        api.message(channel="email" if i % 2 else "twitter", external_id=f"m{i}", author=f"c{i}@x.es"
-                    if i % 2 else f"@c{i}", text=f"mensaje {i}")
+        api.message(
+            channel="email" if i % 2 else "twitter",
+            external_id=f"m{i}",
+            author=f"c{i}@x.es" if i % 2 else f"@c{i}",
+            text=f"mensaje {i}",
+        )
     conversations = api.get("/api/v1/conversations?limit=100").json()["items"]
     assert len(conversations) == 7
     urgent_id = conversations[-1]["id"]
-    assert api.patch(f"/api/v1/conversations/{urgent_id}", json={"priority": "urgent"}).json()["priority"] == "urgent"
+    assert (
+        api.patch(f"/api/v1/conversations/{urgent_id}", json={"priority": "urgent"}).json()["priority"]
+        == "urgent"
+    )
     # Default sort puts the urgent one first.
     assert api.get("/api/v1/conversations").json()["items"][0]["id"] == urgent_id
     only_email = api.get("/api/v1/conversations?channel=email").json()["items"]
@@ -23,24 +30,44 @@ def test_list_filters_sort_and_cursor(api):
     while url:
         page = api.get(url).json()
         seen += [c["id"] for c in page["items"]]
-        url = f"/api/v1/conversations?limit=3&sort=-created&cursor={page['next_cursor']}" if page["next_cursor"] else None
+        url = (
+            f"/api/v1/conversations?limit=3&sort=-created&cursor={page['next_cursor']}"
+            if page["next_cursor"]
+            else None
+        )
     assert sorted(seen) == sorted(c["id"] for c in conversations) and len(seen) == 7
     assert api.get("/api/v1/conversations?priority=urgent").json()["items"][0]["id"] == urgent_id
 
 
 def test_assign_and_status_are_recorded_as_events(api):
-    team = api.post("/api/v1/teams", json={"slug": "social-care", "name": "Social care", "kind": "social"}).json()
-    agent = api.post("/api/v1/agents", json={"email": "sara@x.es", "name": "Sara", "password": "long password 1",
-                                             "team_slugs": ["social-care"]}).json()
+    team = api.post(
+        "/api/v1/teams", json={"slug": "social-care", "name": "Social care", "kind": "social"}
+    ).json()
+    agent = api.post(
+        "/api/v1/agents",
+        json={
+            "email": "sara@x.es",
+            "name": "Sara",
+            "password": "long password 1",
+            "team_slugs": ["social-care"],
+        },
+    ).json()
     conversation_id = api.message(author="c@x.es", external_id="a1", text="hola")["conversation_id"]
-    assigned = api.post(f"/api/v1/conversations/{conversation_id}/assign",
-                        json={"agent_id": agent["id"], "team_id": team["id"]})
+    assigned = api.post(
+        f"/api/v1/conversations/{conversation_id}/assign",
+        json={"agent_id": agent["id"], "team_id": team["id"]},
+    )
     assert assigned.status_code == 200 and assigned.json()["assignee_id"] == agent["id"]
-    assert api.get(f"/api/v1/conversations?assignee_id={agent['id']}").json()["items"][0]["id"] == conversation_id
+    assert (
+        api.get(f"/api/v1/conversations?assignee_id={agent['id']}").json()["items"][0]["id"]
+        == conversation_id
+    )
     assert api.get(f"/api/v1/conversations?team_id={team['id']}").json()["items"][0]["id"] == conversation_id
-    assert api.post(f"/api/v1/conversations/{conversation_id}/assign", json={"agent_id": 999}).status_code == 422
+    assert (
+        api.post(f"/api/v1/conversations/{conversation_id}/assign", json={"agent_id": 999}).status_code == 422
+    )
     api.patch(f"/api/v1/conversations/{conversation_id}", json={"status": "resolved"})
-    events = api.get(f"/api/v1/events?type=conversation.assigned&type=conversation.updated").json()["items"]
+    events = api.get("/api/v1/events?type=conversation.assigned&type=conversation.updated").json()["items"]
     assert [e["type"] for e in events] == ["conversation.assigned", "conversation.updated"]
     assert events[1]["payload"]["status"] == ["open", "resolved"]
     assert events[0]["actor"]["type"] == "token"
@@ -58,8 +85,10 @@ def test_reply_goes_through_the_outbox_and_is_delivered(api, runtime):
 
     runtime.adapters.register(Recorder())
     accepted = api.message(author="cliente@x.es", external_id="<m1@x>", text="¿Y mi pedido?")
-    reply = api.post(f"/api/v1/conversations/{accepted['conversation_id']}/replies",
-                     json={"text": "Hola, su pedido sale hoy."})
+    reply = api.post(
+        f"/api/v1/conversations/{accepted['conversation_id']}/replies",
+        json={"text": "Hola, su pedido sale hoy."},
+    )
     assert reply.status_code == 202, reply.text
     replies = api.get(f"/api/v1/conversations/{accepted['conversation_id']}/replies").json()
     assert replies[0]["delivery"]["status"] == "sent"
@@ -136,8 +165,10 @@ def test_internal_note_is_on_the_timeline_and_never_sent(api, runtime):
 
     runtime.adapters.register(Forbidden())
     accepted = api.message(author="cliente@x.es", external_id="m1", text="hola")
-    note = api.post(f"/api/v1/conversations/{accepted['conversation_id']}/notes",
-                    json={"text": "Cliente de valor: tratar con cuidado"})
+    note = api.post(
+        f"/api/v1/conversations/{accepted['conversation_id']}/notes",
+        json={"text": "Cliente de valor: tratar con cuidado"},
+    )
     assert note.status_code == 201 and note.json()["direction"] == "note"
     assert api.get(f"/api/v1/conversations/{accepted['conversation_id']}/replies").json() == []
 
@@ -145,6 +176,7 @@ def test_internal_note_is_on_the_timeline_and_never_sent(api, runtime):
 @pytest.mark.parametrize("channel", ["nope", ""])
 def test_reply_on_unknown_channel_is_refused(api, channel):
     accepted = api.message(author="cliente@x.es", external_id="m1", text="hola")
-    response = api.post(f"/api/v1/conversations/{accepted['conversation_id']}/replies",
-                        json={"text": "x", "channel": channel})
+    response = api.post(
+        f"/api/v1/conversations/{accepted['conversation_id']}/replies", json={"text": "x", "channel": channel}
+    )
     assert response.status_code == 422

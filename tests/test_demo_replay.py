@@ -37,8 +37,10 @@ def _timeline(api, customer_id: int) -> list[dict]:
 
 def _counts(runtime) -> dict[str, int]:
     with runtime.db.sessions() as session:
-        return {model.__name__: session.scalar(select(func.count()).select_from(model)) or 0
-                for model in (Message, Conversation, Customer, Agent, Team, ApiToken, Event)}
+        return {
+            model.__name__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Message, Conversation, Customer, Agent, Team, ApiToken, Event)
+        }
 
 
 def test_offsets_parse_and_print_back():
@@ -48,7 +50,11 @@ def test_offsets_parse_and_print_back():
     assert parse_offset("275d1h") == timedelta(days=275, hours=1)
     assert parse_offset("10d12h") == timedelta(days=10, hours=12)
     assert [format_offset(parse_offset(t)) for t in ("0m", "2h15m", "3d", "30d1h10m")] == [
-        "0m", "2h15m", "3d", "30d1h10m"]
+        "0m",
+        "2h15m",
+        "3d",
+        "30d1h10m",
+    ]
     for bad in ("", "2x", "1h2d", "d", "-3d"):
         with pytest.raises(ValueError, match="not an offset"):
             parse_offset(bad)
@@ -56,8 +62,11 @@ def test_offsets_parse_and_print_back():
 
 def test_malformed_stories_name_the_file_and_the_step(tmp_path):
     story = tmp_path / "roto.yaml"
-    story.write_text("story: roto\ntimeline:\n  - at: 0m\n    channel: email\n    author: a@b.es\n"
-                     "    text: hola\n  - at: mañana\n    channel: email\n    text: x\n", encoding="utf-8")
+    story.write_text(
+        "story: roto\ntimeline:\n  - at: 0m\n    channel: email\n    author: a@b.es\n"
+        "    text: hola\n  - at: mañana\n    channel: email\n    text: x\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ReplayError, match=r"roto\.yaml: step 2 \(at mañana\): 'mañana' is not an offset"):
         load_story(story)
     story.write_text("story: roto\ntimeline:\n  - at: 1h\n    channel: fax\n    text: hola\n")
@@ -67,8 +76,9 @@ def test_malformed_stories_name_the_file_and_the_step(tmp_path):
     with pytest.raises(ReplayError, match=r"roto\.yaml: not valid YAML"):
         load_story(story)
     with pytest.raises(ReplayError, match="an inbound step needs an author"):
-        parse_story({"story": "x", "timeline": [{"at": "0m", "channel": "sms", "text": "hola"}]},
-                    source="x.yaml")
+        parse_story(
+            {"story": "x", "timeline": [{"at": "0m", "channel": "sms", "text": "hola"}]}, source="x.yaml"
+        )
     with pytest.raises(ReplayError, match="x.yaml: 'timeline' must be a non-empty list"):
         parse_story({"story": "x"}, source="x.yaml")
 
@@ -78,8 +88,10 @@ def test_sentences_with_colons_and_quotes_are_read_as_written(tmp_path):
     story.write_text(
         "story: frases\ntimeline:\n  - at: 0m\n    channel: email\n    author: a@b.es\n"
         "    text: Asunto: factura duplicada\n"
-        "    expect:\n      - a promise is recorded: \"call back\", owner billing,\n        due today\n"
-        "      - intent: refund\n  - at: 1d\n", encoding="utf-8")
+        '    expect:\n      - a promise is recorded: "call back", owner billing,\n        due today\n'
+        "      - intent: refund\n  - at: 1d\n",
+        encoding="utf-8",
+    )
     parsed = load_story(story)
     first, checkpoint = parsed.steps
     assert first.text == "Asunto: factura duplicada"
@@ -97,12 +109,19 @@ def test_a_replayed_story_joins_channels_into_one_customer_and_runs_twice_harmle
     customer = api.get(f"/api/v1/customers/{report.customer_id}").json()
     assert customer["name"] == "Daniel Ortega"
     assert {(i["channel"], i["value"]) for i in customer["identities"]} == {
-        ("phone", "+34612345678"), ("twitter", "danielcompraspro"), ("email", "daniel@compraspro.es")}
+        ("phone", "+34612345678"),
+        ("twitter", "danielcompraspro"),
+        ("email", "daniel@compraspro.es"),
+    }
     assert steps[1].ids["customer_id"] == steps[2].ids["customer_id"] == report.customer_id  # call and tweet
 
     items = list(reversed(_timeline(api, report.customer_id)))  # oldest first
     assert [(i["channel"], i["direction"], i["public"]) for i in items] == [
-        ("phone", "in", False), ("twitter", "in", True), ("twitter", "out", True), ("phone", "in", False)]
+        ("phone", "in", False),
+        ("twitter", "in", True),
+        ("twitter", "out", True),
+        ("phone", "in", False),
+    ]
     assert [i["occurred_at"] for i in items] == sorted(i["occurred_at"] for i in items)
     assert items[2]["conversation_id"] == items[1]["conversation_id"]  # the reply is on the tweet's thread
     assert {i["language"] for i in items if i["direction"] == "in"} == {"es"}
@@ -117,14 +136,17 @@ def test_a_replayed_story_joins_channels_into_one_customer_and_runs_twice_harmle
     assert again.customer_id == report.customer_id
     assert len(_timeline(api, report.customer_id)) == len(items)
     assert {s.index: s.ids.get("message_id") for s in again.steps} == {
-        s.index: s.ids.get("message_id") for s in report.steps}
+        s.index: s.ids.get("message_id") for s in report.steps
+    }
 
 
 def test_a_start_before_the_server_clock_is_refused_clearly(api, client, tmp_path):
     client.headers.update(api.headers)
     story = tmp_path / "tarde.yaml"
-    story.write_text("story: tarde\ntimeline:\n  - at: 0m\n    channel: email\n    author: a@b.es\n"
-                     "    text: hola\n", encoding="utf-8")
+    story.write_text(
+        "story: tarde\ntimeline:\n  - at: 0m\n    channel: email\n    author: a@b.es\n    text: hola\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ReplayError, match="only moves forward"):
         Replayer(client).replay_file(story, start="2001-01-01T00:00:00+00:00")
     with pytest.raises(ReplayError, match="not an ISO time"):
@@ -148,7 +170,11 @@ def test_the_demo_loads_once_with_agents_to_log_in_as(runtime, cheap_passwords):
         assert all(token.revoked_at is not None for token in session.scalars(select(ApiToken)))
         messages = list(session.scalars(select(Message).order_by(Message.occurred_at)))
         assert [(m.channel, m.direction) for m in messages] == [
-            ("email", "in"), ("whatsapp", "in"), ("whatsapp", "out"), ("instagram", "in")]
+            ("email", "in"),
+            ("whatsapp", "in"),
+            ("whatsapp", "out"),
+            ("instagram", "in"),
+        ]
         assert len({m.customer_id for m in messages}) == 1
         assert messages[2].conversation_id == messages[1].conversation_id
         ago = now(session=session) - messages[-1].occurred_at

@@ -88,7 +88,9 @@ def test_sse_streams_live_events_and_resumes_with_last_event_id(live_server, adm
         last_seen = live[0]["id"]
         # A reconnecting browser sends Last-Event-ID and first gets everything it missed.
         client.post("/api/v1/messages", json={**post, "external_id": "2"})
-        with client.stream("GET", "/api/v1/events/stream", headers={"Last-Event-ID": str(last_seen)}) as stream:
+        with client.stream(
+            "GET", "/api/v1/events/stream", headers={"Last-Event-ID": str(last_seen)}
+        ) as stream:
             replayed = _read_events(stream, 3)
         assert [e["id"] for e in replayed] == list(range(last_seen + 1, last_seen + 4))
 

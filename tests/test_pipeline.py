@@ -9,15 +9,17 @@ from sqlalchemy import func, select, update
 from cuida.clock.service import wall_now
 from cuida.conversations.models import Conversation, Message
 from cuida.events.models import Event
+from cuida.events.service import SYSTEM
 from cuida.ingest.schemas import MessageIn
 from cuida.ingest.service import accept, process_message
-from cuida.events.service import SYSTEM
 from cuida.jobs.reconciler import reconcile
 
 
 def _store(runtime, count=3):
-    items = [MessageIn(channel="email", external_id=f"m{i}", author=f"c{i % 2}@x.es", text=f"hola {i}")
-             for i in range(count)]
+    items = [
+        MessageIn(channel="email", external_id=f"m{i}", author=f"c{i % 2}@x.es", text=f"hola {i}")
+        for i in range(count)
+    ]
     with runtime.db.session() as session:
         return [a.message_id for a in accept(session=session, items=items, actor=SYSTEM)]
 
@@ -54,8 +56,11 @@ def test_reconciler_finds_lost_jobs_and_expired_leases(runtime):
     with runtime.db.session() as session:
         session.execute(update(Message).where(Message.id.in_(ids[:2])).values(enqueued_at=stale))
         # A worker died holding this one: its lease ran out.
-        session.execute(update(Message).where(Message.id == ids[2]).values(
-            enqueued_at=stale, lease_until=wall_now() - timedelta(seconds=1)))
+        session.execute(
+            update(Message)
+            .where(Message.id == ids[2])
+            .values(enqueued_at=stale, lease_until=wall_now() - timedelta(seconds=1))
+        )
     assert reconcile(runtime)["messages"] == 3
     assert _count(runtime, Message, Message.stage == "done") == 3
     # The fourth was enqueued just now: it is not stale yet.

@@ -18,8 +18,10 @@ def corpus(api):
         "e3": "Mi pedido llegó roto, el mástil de la guitarra partido",
         "e4": "Gracias por la atención, todo perfecto",
     }
-    ids = {key: api.message(external_id=key, author=f"{key}@x.es", text=text)["message_id"]
-           for key, text in texts.items()}
+    ids = {
+        key: api.message(external_id=key, author=f"{key}@x.es", text=text)["message_id"]
+        for key, text in texts.items()
+    }
     return ids
 
 

@@ -35,8 +35,9 @@ def create_app(
         if run_workers:
             from cuida.jobs.consumer import Consumers
 
-            runtime.consumers = Consumers(runtime, settings.worker_threads,
-                                          reconcile_every=settings.reconcile_seconds).start()
+            runtime.consumers = Consumers(
+                runtime, settings.worker_threads, reconcile_every=settings.reconcile_seconds
+            ).start()
         yield
         if runtime.consumers is not None:
             runtime.consumers.stop()
@@ -56,8 +57,17 @@ def create_app(
     from cuida.web.pages import router as pages_router
     from cuida.web.system_api import router as system_router
 
-    for router in (system_router, auth_router, ingest_router, customers_router, conversations_router,
-                   events_router, search_router, clock_router, pages_router):
+    for router in (
+        system_router,
+        auth_router,
+        ingest_router,
+        customers_router,
+        conversations_router,
+        events_router,
+        search_router,
+        clock_router,
+        pages_router,
+    ):
         app.include_router(router)
     app.add_middleware(errors.BodyLimit, limit=settings.max_body_bytes)
     return app

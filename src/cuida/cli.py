@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,8 +16,14 @@ from rich.console import Console
 from cuida import __version__
 from cuida.settings import Settings, SettingsError, load_settings
 
-app = typer.Typer(help="Cuida: one inbox, one customer, nothing unanswered.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+if TYPE_CHECKING:
+    from cuida.runtime import Runtime
+
+app = typer.Typer(
+    help="Cuida: one inbox, one customer, nothing unanswered.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 token_app = typer.Typer(help="API tokens for integrations.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 console = Console(stderr=True)
@@ -35,7 +41,7 @@ def settings_or_exit() -> Settings:
         fail(str(exc))
 
 
-def runtime_or_exit(settings: Settings, *, check_queue: bool = True):  # type: ignore[no-untyped-def]
+def runtime_or_exit(settings: Settings, *, check_queue: bool = True) -> Runtime:
     """Build the runtime and prove the database (and queue) answer, or say why not."""
     from cuida.db.engine import DatabaseUnavailable
     from cuida.jobs.queue import check_queue as reach_queue
@@ -56,7 +62,9 @@ def runtime_or_exit(settings: Settings, *, check_queue: bool = True):  # type: i
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -79,15 +87,19 @@ def migrate() -> None:
     if before == after:
         console.print(f"database {where} is up to date (revision {after})")
     else:
-        console.print(f"database {where} migrated from {before or 'empty'} to {after} (head {head_revision()})")
+        console.print(
+            f"database {where} migrated from {before or 'empty'} to {after} (head {head_revision()})"
+        )
 
 
-def _require_current_schema(runtime) -> None:  # type: ignore[no-untyped-def]
+def _require_current_schema(runtime: Runtime) -> None:
     from cuida.db.migrate import current_revision, head_revision
 
     current, head = current_revision(runtime.db), head_revision()
     if current != head:
-        fail(f"the database schema is at {current or 'nothing'}, this version needs {head}: run `cuida migrate`")
+        fail(
+            f"the database schema is at {current or 'nothing'}, this version needs {head}: run `cuida migrate`"
+        )
 
 
 @app.command()
@@ -109,20 +121,27 @@ def serve(
     runtime = runtime_or_exit(settings)
     upgrade(runtime.db)
     with runtime.db.session() as session:
-        created = ensure_admin(session=session, email=os.environ.get("CUIDA_ADMIN_EMAIL", "admin@cuida.local"),
-                               password=os.environ.get("CUIDA_ADMIN_PASSWORD") or None)
+        created = ensure_admin(
+            session=session,
+            email=os.environ.get("CUIDA_ADMIN_EMAIL", "admin@cuida.local"),
+            password=os.environ.get("CUIDA_ADMIN_PASSWORD") or None,
+        )
     host = host or settings.host
     port = port or settings.port
     if created:
         agent, password = created
-        console.print(f"[bold green]First start:[/] an admin was created. Log in at http://{host}:{port}/login "
-                      f"as [bold]{agent.email}[/] with password [bold]{password}[/] (change it soon).")
+        console.print(
+            f"[bold green]First start:[/] an admin was created. Log in at http://{host}:{port}/login "
+            f"as [bold]{agent.email}[/] with password [bold]{password}[/] (change it soon)."
+        )
     if demo:
         from cuida.demo.loader import load_demo
 
         load_demo(runtime, console=console)
-    console.print(f"Cuida {__version__} on http://{host}:{port}  (API docs: http://{host}:{port}/docs; "
-                  f"database: {runtime.db.dialect}; queue: {type(runtime.huey).__name__})")
+    console.print(
+        f"Cuida {__version__} on http://{host}:{port}  (API docs: http://{host}:{port}/docs; "
+        f"database: {runtime.db.dialect}; queue: {type(runtime.huey).__name__})"
+    )
     application = create_app(settings, runtime=runtime, start_workers=workers and settings.in_process_worker)
     uvicorn.run(application, host=host, port=port, log_level=settings.log_level, access_log=False)
 
@@ -137,13 +156,16 @@ def worker(threads: int = typer.Option(None, help="Job threads (CUIDA_WORKER_THR
     runtime = runtime_or_exit(settings)
     _require_current_schema(runtime)
     runtime.broker.listen()
-    consumers = Consumers(runtime, threads or settings.worker_threads,
-                          reconcile_every=settings.reconcile_seconds).start()
+    consumers = Consumers(
+        runtime, threads or settings.worker_threads, reconcile_every=settings.reconcile_seconds
+    ).start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    console.print(f"worker {os.getpid()} consuming from {type(runtime.huey).__name__} "
-                  f"with {len(consumers.threads) - 1} threads")
+    console.print(
+        f"worker {os.getpid()} consuming from {type(runtime.huey).__name__} "
+        f"with {len(consumers.threads) - 1} threads"
+    )
     stop.wait()
     console.print("stopping: finishing the jobs in hand")
     consumers.stop()
@@ -152,8 +174,11 @@ def worker(threads: int = typer.Option(None, help="Job threads (CUIDA_WORKER_THR
 
 @app.command()
 def demo(
-    stories: Path = typer.Option(None, help="Folder of story files (default: the scenarios beside the project, "
-                                 "else the stories bundled with Cuida)."),
+    stories: Path = typer.Option(
+        None,
+        help="Folder of story files (default: the scenarios beside the project, "
+        "else the stories bundled with Cuida).",
+    ),
 ) -> None:
     """Load the demo stories as living data: customers, conversations, messages, agents."""
     from cuida.db.migrate import upgrade
@@ -162,7 +187,10 @@ def demo(
     settings = settings_or_exit()
     runtime = runtime_or_exit(settings)
     upgrade(runtime.db)
-    load_demo(runtime, folder=stories, console=console)
+    result = load_demo(runtime, folder=stories, console=console)
+    if result["failed"]:
+        # Loaded what could be loaded; still tell scripts that something is missing.
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -175,7 +203,7 @@ def replay(
     """Replay a story through the public API, moving the server's manual clock as it goes."""
     import httpx
 
-    from cuida.demo.replay import ReplayError, Replayer
+    from cuida.demo.replay import Replayer, ReplayError
 
     try:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
@@ -184,7 +212,8 @@ def replay(
         fail(f"cannot reach Cuida at {url}: {exc}")
     except ReplayError as exc:
         fail(str(exc))
-    console.print(report.summary())
+    # Story text is data, not rich markup: print it as written.
+    console.print(report.summary(), markup=False, highlight=False)
 
 
 @token_app.command("create")

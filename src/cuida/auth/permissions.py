@@ -17,8 +17,13 @@ SCOPES = {
 }
 
 _AGENT = {
-    "messages:write", "messages:read", "customers:read", "customers:write", "conversations:read",
-    "conversations:write", "events:read",
+    "messages:write",
+    "messages:read",
+    "customers:read",
+    "customers:write",
+    "conversations:read",
+    "conversations:write",
+    "events:read",
 }
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "agent": frozenset(_AGENT),

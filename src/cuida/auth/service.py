@@ -39,7 +39,9 @@ def create_team(*, session: Session, data: TeamCreate, actor: Actor = SYSTEM) ->
     team = Team(slug=data.slug, name=data.name, kind=data.kind, created_at=now(session=session))
     session.add(team)
     session.flush()
-    publish(session=session, type="team.created", actor=actor, payload={"team_id": team.id, "slug": team.slug})
+    publish(
+        session=session, type="team.created", actor=actor, payload={"team_id": team.id, "slug": team.slug}
+    )
     return team
 
 
@@ -62,12 +64,24 @@ def create_agent(*, session: Session, data: AgentCreate, actor: Actor = SYSTEM) 
         if team is None:
             raise Invalid(f"team {slug!r} does not exist", field="team_slugs")
         teams.append(team)
-    agent = Agent(email=email, name=data.name, password_hash=hash_password(data.password), role=data.role,
-                  language=data.language, active=True, created_at=now(session=session), teams=teams)
+    agent = Agent(
+        email=email,
+        name=data.name,
+        password_hash=hash_password(data.password),
+        role=data.role,
+        language=data.language,
+        active=True,
+        created_at=now(session=session),
+        teams=teams,
+    )
     session.add(agent)
     session.flush()
-    publish(session=session, type="agent.created", actor=actor,
-            payload={"agent_id": agent.id, "email": email, "role": agent.role})
+    publish(
+        session=session,
+        type="agent.created",
+        actor=actor,
+        payload={"agent_id": agent.id, "email": email, "role": agent.role},
+    )
     return agent
 
 
@@ -91,8 +105,13 @@ def authenticate(*, session: Session, email: str, password: str) -> Agent:
 def open_session(*, session: Session, agent: Agent) -> tuple[str, AgentSession]:
     token = secrets.token_urlsafe(32)
     wall = wall_now()
-    row = AgentSession(token_hash=_digest(token), csrf_token=secrets.token_urlsafe(24), agent_id=agent.id,
-                       created_at=wall, expires_at=wall + timedelta(days=SESSION_DAYS))
+    row = AgentSession(
+        token_hash=_digest(token),
+        csrf_token=secrets.token_urlsafe(24),
+        agent_id=agent.id,
+        created_at=wall,
+        expires_at=wall + timedelta(days=SESSION_DAYS),
+    )
     session.add(row)
     session.flush()
     publish(session=session, type="agent.logged_in", actor=Actor("agent", agent.id, agent.name))
@@ -116,7 +135,12 @@ def close_session(*, session: Session, token: str) -> None:
 
 
 def create_token(
-    *, session: Session, name: str, scopes: list[str], created_by: int | None = None, note: str | None = None,
+    *,
+    session: Session,
+    name: str,
+    scopes: list[str],
+    created_by: int | None = None,
+    note: str | None = None,
     actor: Actor = SYSTEM,
 ) -> tuple[str, ApiToken]:
     try:
@@ -124,12 +148,23 @@ def create_token(
     except ValueError as exc:
         raise Invalid(str(exc), field="scopes") from None
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, prefix=secret[: len(TOKEN_PREFIX) + 6], token_hash=_digest(secret), scopes=scopes,
-                   created_by_id=created_by, created_at=now(session=session), note=note)
+    row = ApiToken(
+        name=name,
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+        token_hash=_digest(secret),
+        scopes=scopes,
+        created_by_id=created_by,
+        created_at=now(session=session),
+        note=note,
+    )
     session.add(row)
     session.flush()
-    publish(session=session, type="token.created", actor=actor,
-            payload={"token_id": row.id, "name": name, "scopes": scopes})
+    publish(
+        session=session,
+        type="token.created",
+        actor=actor,
+        payload={"token_id": row.id, "name": name, "scopes": scopes},
+    )
     return secret, row
 
 
@@ -167,6 +202,7 @@ def ensure_admin(*, session: Session, email: str, password: str | None) -> tuple
     if count_agents(session=session):
         return None
     password = password or secrets.token_urlsafe(12)
-    agent = create_agent(session=session, data=AgentCreate(email=email, name="Admin", password=password,
-                                                           role="admin"))
+    agent = create_agent(
+        session=session, data=AgentCreate(email=email, name="Admin", password=password, role="admin")
+    )
     return agent, password

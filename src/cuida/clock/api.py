@@ -33,19 +33,24 @@ class ClockSet(BaseModel):
 
 
 @router.get("", response_model=ClockRead)
-def get_clock(runtime: Runtime = Depends(get_runtime), principal: Principal = Depends(require("admin"))) -> ClockRead:
+def get_clock(
+    runtime: Runtime = Depends(get_runtime), principal: Principal = Depends(require("admin"))
+) -> ClockRead:
     with runtime.db.sessions() as session:
         return ClockRead(manual=service.manual_enabled(session), now=service.now(session=session))
 
 
 @router.put("", response_model=ClockRead)
-def set_clock(data: ClockSet, runtime: Runtime = Depends(get_runtime),
-              principal: Principal = Depends(require("admin"))) -> ClockRead:
+def set_clock(
+    data: ClockSet, runtime: Runtime = Depends(get_runtime), principal: Principal = Depends(require("admin"))
+) -> ClockRead:
     with runtime.db.session() as session:
         target = data.now or service.now(session=session) + timedelta(seconds=data.advance_seconds or 0)
         try:
             moved = service.set_now(session=session, to=target)
         except service.ClockError as exc:
             raise Conflict(str(exc), field="now") from None
-        publish(session=session, type="clock.moved", actor=principal.actor, payload={"now": moved.isoformat()})
+        publish(
+            session=session, type="clock.moved", actor=principal.actor, payload={"now": moved.isoformat()}
+        )
     return ClockRead(manual=True, now=moved)

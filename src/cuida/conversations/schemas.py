@@ -87,8 +87,9 @@ class ReplyCreate(BaseModel):
     text: SafeStr = Field(min_length=1, max_length=100_000)
     channel: str | None = Field(default=None, description="Defaults to the conversation's channel.")
     public: bool = Field(default=False, description="Public post (true) or private/direct (false).")
-    recipient: SafeStr | None = Field(default=None, max_length=320,
-                                      description="Defaults to the customer's identity on the channel.")
+    recipient: SafeStr | None = Field(
+        default=None, max_length=320, description="Defaults to the customer's identity on the channel."
+    )
 
     @field_validator("channel")
     @classmethod

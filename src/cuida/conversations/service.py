@@ -15,6 +15,7 @@ from cuida.common.pagination import decode_cursor, encode_cursor
 from cuida.conversations.models import PRIORITIES, Conversation, Delivery, Message
 from cuida.conversations.schemas import AssignRequest, ConversationUpdate, NoteCreate, ReplyCreate
 from cuida.customers.models import Customer, Identity
+from cuida.db.base import affected_rows
 from cuida.events.service import SYSTEM, Actor, publish
 from cuida.search.text import index_text
 
@@ -64,9 +65,18 @@ def thread_message(*, session: Session, message: Message, customer_id: int) -> t
     if conversation is None:
         subject = (message.text or "").strip().split("\n", 1)[0][:120] or None
         conversation = Conversation(
-            customer_id=customer_id, channel=message.channel, channels=[message.channel], status="open",
-            priority=1, subject=subject, risk_score=0.0, is_public=message.public, message_count=0,
-            created_at=at, updated_at=at, last_message_at=message.occurred_at,
+            customer_id=customer_id,
+            channel=message.channel,
+            channels=[message.channel],
+            status="open",
+            priority=1,
+            subject=subject,
+            risk_score=0.0,
+            is_public=message.public,
+            message_count=0,
+            created_at=at,
+            updated_at=at,
+            last_message_at=message.occurred_at,
         )
         session.add(conversation)
         session.flush()
@@ -98,7 +108,11 @@ def _count_message(conversation: Conversation, message: Message, at: datetime) -
 
 SORTS = {
     # The default: most urgent first, then riskiest, then the one waiting longest.
-    "priority": (Conversation.priority.desc(), Conversation.risk_score.desc(), Conversation.last_message_at.asc()),
+    "priority": (
+        Conversation.priority.desc(),
+        Conversation.risk_score.desc(),
+        Conversation.last_message_at.asc(),
+    ),
     "-updated": (Conversation.updated_at.desc(),),
     "updated": (Conversation.updated_at.asc(),),
     "-created": (Conversation.created_at.desc(),),
@@ -211,8 +225,14 @@ def update_conversation(
         conversation.subject = data.subject
     if changes:
         conversation.updated_at = at
-        publish(session=session, type="conversation.updated", actor=actor,
-                customer_id=conversation.customer_id, conversation_id=conversation.id, payload=changes)
+        publish(
+            session=session,
+            type="conversation.updated",
+            actor=actor,
+            customer_id=conversation.customer_id,
+            conversation_id=conversation.id,
+            payload=changes,
+        )
     return conversation
 
 
@@ -237,9 +257,14 @@ def assign(*, session: Session, conversation_id: int, data: AssignRequest, actor
     previous = conversation.assignee_id
     conversation.assignee_id = data.agent_id
     conversation.updated_at = now(session=session)
-    publish(session=session, type="conversation.assigned", actor=actor, customer_id=conversation.customer_id,
-            conversation_id=conversation.id,
-            payload={"from": previous, "to": data.agent_id, "team_id": conversation.team_id})
+    publish(
+        session=session,
+        type="conversation.assigned",
+        actor=actor,
+        customer_id=conversation.customer_id,
+        conversation_id=conversation.id,
+        payload={"from": previous, "to": data.agent_id, "team_id": conversation.team_id},
+    )
     return conversation
 
 
@@ -248,14 +273,18 @@ def _recipient_for(session: Session, conversation: Conversation, channel: str) -
     customer's identity for that channel."""
     author = session.scalar(
         select(Message.author_value)
-        .where(Message.conversation_id == conversation.id, Message.channel == channel, Message.direction == "in")
+        .where(
+            Message.conversation_id == conversation.id, Message.channel == channel, Message.direction == "in"
+        )
         .order_by(Message.occurred_at.desc(), Message.id.desc())
         .limit(1)
     )
     if author:
         return author
     return session.scalar(
-        select(Identity.value).where(Identity.customer_id == conversation.customer_id, Identity.channel == channel)
+        select(Identity.value).where(
+            Identity.customer_id == conversation.customer_id, Identity.channel == channel
+        )
     )
 
 
@@ -268,17 +297,30 @@ def add_reply(
     at = now(session=session)
     last_inbound = session.scalar(
         select(Message.external_id)
-        .where(Message.conversation_id == conversation.id, Message.channel == channel, Message.direction == "in")
+        .where(
+            Message.conversation_id == conversation.id, Message.channel == channel, Message.direction == "in"
+        )
         .order_by(Message.occurred_at.desc(), Message.id.desc())
         .limit(1)
     )
     message = Message(
-        channel=channel, external_id=f"cuida:{uuid.uuid4()}", direction="out",
-        conversation_id=conversation.id, customer_id=conversation.customer_id, agent_id=agent_id,
-        author_name=actor.name, text=data.text, public=data.public, in_reply_to=last_inbound,
-        occurred_at=at, received_at=at, meta={"recipient": data.recipient or _recipient_for(
-            session, conversation, channel)},
-        search_text=index_text(data.text), stage="done", processed_at=at, attempts=0,
+        channel=channel,
+        external_id=f"cuida:{uuid.uuid4()}",
+        direction="out",
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+        agent_id=agent_id,
+        author_name=actor.name,
+        text=data.text,
+        public=data.public,
+        in_reply_to=last_inbound,
+        occurred_at=at,
+        received_at=at,
+        meta={"recipient": data.recipient or _recipient_for(session, conversation, channel)},
+        search_text=index_text(data.text),
+        stage="done",
+        processed_at=at,
+        attempts=0,
     )
     session.add(message)
     _count_message(conversation, message, at)
@@ -286,14 +328,24 @@ def add_reply(
         conversation.status = "pending"  # waiting on the customer now
     session.flush()
     delivery = Delivery(
-        message_id=message.id, channel=channel, status="pending", attempts=0,
-        next_attempt_at=wall_now(), created_at=at,
+        message_id=message.id,
+        channel=channel,
+        status="pending",
+        attempts=0,
+        next_attempt_at=wall_now(),
+        created_at=at,
     )
     session.add(delivery)
     session.flush()
-    publish(session=session, type="reply.created", actor=actor, customer_id=conversation.customer_id,
-            conversation_id=conversation.id, message_id=message.id,
-            payload={"channel": channel, "public": data.public, "delivery_id": delivery.id})
+    publish(
+        session=session,
+        type="reply.created",
+        actor=actor,
+        customer_id=conversation.customer_id,
+        conversation_id=conversation.id,
+        message_id=message.id,
+        payload={"channel": channel, "public": data.public, "delivery_id": delivery.id},
+    )
     return message, delivery
 
 
@@ -303,16 +355,34 @@ def add_note(
     conversation = get_conversation(session=session, conversation_id=conversation_id)
     at = now(session=session)
     message = Message(
-        channel=conversation.channel, external_id=f"cuida-note:{uuid.uuid4()}", direction="note",
-        conversation_id=conversation.id, customer_id=conversation.customer_id, agent_id=agent_id,
-        author_name=actor.name, text=data.text, public=False, occurred_at=at, received_at=at, meta={},
-        search_text=index_text(data.text), stage="done", processed_at=at, attempts=0,
+        channel=conversation.channel,
+        external_id=f"cuida-note:{uuid.uuid4()}",
+        direction="note",
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+        agent_id=agent_id,
+        author_name=actor.name,
+        text=data.text,
+        public=False,
+        occurred_at=at,
+        received_at=at,
+        meta={},
+        search_text=index_text(data.text),
+        stage="done",
+        processed_at=at,
+        attempts=0,
     )
     session.add(message)
     conversation.updated_at = at
     session.flush()
-    publish(session=session, type="note.created", actor=actor, customer_id=conversation.customer_id,
-            conversation_id=conversation.id, message_id=message.id)
+    publish(
+        session=session,
+        type="note.created",
+        actor=actor,
+        customer_id=conversation.customer_id,
+        conversation_id=conversation.id,
+        message_id=message.id,
+    )
     return message
 
 
@@ -341,6 +411,7 @@ def deliveries_of(*, session: Session, conversation_id: int) -> list[tuple[Messa
 
 # --- delivery (the outbox) -------------------------------------------------------------------
 
+
 def claim_delivery(*, session: Session, delivery_id: int, lease_seconds: int) -> bool:
     """Take a pending delivery for one worker; False if it is sent, failed or someone has it."""
     wall = wall_now()
@@ -354,12 +425,18 @@ def claim_delivery(*, session: Session, delivery_id: int, lease_seconds: int) ->
         )
         .values(lease_until=wall + timedelta(seconds=lease_seconds), attempts=Delivery.attempts + 1)
     )
-    return result.rowcount == 1
+    return affected_rows(result) == 1
 
 
 def finish_delivery(
-    *, session: Session, delivery_id: int, ok: bool, provider_id: str | None, error: str | None,
-    retry: bool, max_attempts: int,
+    *,
+    session: Session,
+    delivery_id: int,
+    ok: bool,
+    provider_id: str | None,
+    error: str | None,
+    retry: bool,
+    max_attempts: int,
 ) -> Delivery:
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
@@ -384,9 +461,14 @@ def finish_delivery(
         delivery.status = "failed"
         delivery.last_error = error
         kind = "reply.failed"
-    publish(session=session, type=kind, customer_id=message.customer_id, conversation_id=message.conversation_id,
-            message_id=message.id,
-            payload={"delivery_id": delivery.id, "attempts": delivery.attempts, "error": delivery.last_error})
+    publish(
+        session=session,
+        type=kind,
+        customer_id=message.customer_id,
+        conversation_id=message.conversation_id,
+        message_id=message.id,
+        payload={"delivery_id": delivery.id, "attempts": delivery.attempts, "error": delivery.last_error},
+    )
     return delivery
 
 
@@ -416,5 +498,3 @@ def due_deliveries(*, session: Session, limit: int) -> list[int]:
         .limit(limit)
     )
     return list(session.scalars(query))
-
-

@@ -23,70 +23,113 @@ router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
 
 @router.post("", response_model=CustomerRead, status_code=201)
-def create_customer(data: CustomerCreate, runtime: Runtime = Depends(get_runtime),
-                    principal: Principal = Depends(require("customers:write"))) -> CustomerRead:
+def create_customer(
+    data: CustomerCreate,
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:write")),
+) -> CustomerRead:
     with runtime.db.session() as session:
         customer = service.create_customer(session=session, data=data, actor=principal.actor)
         return CustomerRead.model_validate(customer)
 
 
 @router.get("", response_model=list[CustomerRead])
-def search_customers(q: str = Query(min_length=1, max_length=200, description="Name, company, email, phone..."),
-                     limit: int = Query(20, ge=1, le=100), runtime: Runtime = Depends(get_runtime),
-                     principal: Principal = Depends(require("customers:read"))) -> list[CustomerRead]:
+def search_customers(
+    q: str = Query(min_length=1, max_length=200, description="Name, company, email, phone..."),
+    limit: int = Query(20, ge=1, le=100),
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:read")),
+) -> list[CustomerRead]:
     with runtime.db.sessions() as session:
-        return [CustomerRead.model_validate(c) for c in service.search_customers(session=session, q=q, limit=limit)]
+        return [
+            CustomerRead.model_validate(c)
+            for c in service.search_customers(session=session, q=q, limit=limit)
+        ]
 
 
 @router.get("/{customer_id}", response_model=CustomerRead)
-def get_customer(customer_id: int, runtime: Runtime = Depends(get_runtime),
-                 principal: Principal = Depends(require("customers:read"))) -> CustomerRead:
+def get_customer(
+    customer_id: int,
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:read")),
+) -> CustomerRead:
     with runtime.db.sessions() as session:
         return CustomerRead.model_validate(service.resolve(session=session, customer_id=customer_id))
 
 
 @router.patch("/{customer_id}", response_model=CustomerRead)
-def update_customer(customer_id: int, data: CustomerUpdate, runtime: Runtime = Depends(get_runtime),
-                    principal: Principal = Depends(require("customers:write"))) -> CustomerRead:
+def update_customer(
+    customer_id: int,
+    data: CustomerUpdate,
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:write")),
+) -> CustomerRead:
     with runtime.db.session() as session:
-        customer = service.update_customer(session=session, customer_id=customer_id, data=data,
-                                           actor=principal.actor)
+        customer = service.update_customer(
+            session=session, customer_id=customer_id, data=data, actor=principal.actor
+        )
         return CustomerRead.model_validate(customer)
 
 
 @router.post("/{customer_id}/identities", response_model=IdentityRead, status_code=201)
-def add_identity(customer_id: int, data: IdentityIn, runtime: Runtime = Depends(get_runtime),
-                 principal: Principal = Depends(require("customers:write"))) -> IdentityRead:
+def add_identity(
+    customer_id: int,
+    data: IdentityIn,
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:write")),
+) -> IdentityRead:
     with runtime.db.session() as session:
-        identity = service.add_identity(session=session, customer_id=customer_id, data=data, actor=principal.actor)
+        identity = service.add_identity(
+            session=session, customer_id=customer_id, data=data, actor=principal.actor
+        )
         return IdentityRead.model_validate(identity)
 
 
 @router.post("/{customer_id}/merge", response_model=MergeResult)
-def merge_customers(customer_id: int, data: MergeRequest, runtime: Runtime = Depends(get_runtime),
-                    principal: Principal = Depends(require("customers:merge"))) -> MergeResult:
+def merge_customers(
+    customer_id: int,
+    data: MergeRequest,
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:merge")),
+) -> MergeResult:
     """Merge `source_id` into this customer, keeping every identity, conversation and message."""
     with runtime.db.session() as session:
-        result = service.merge_customers(session=session, target_id=customer_id, source_id=data.source_id,
-                                         actor=principal.actor)
-        return MergeResult(customer=CustomerRead.model_validate(result["customer"]),
-                           moved_identities=result["moved_identities"],
-                           moved_conversations=result["moved_conversations"],
-                           moved_messages=result["moved_messages"])
+        result = service.merge_customers(
+            session=session, target_id=customer_id, source_id=data.source_id, actor=principal.actor
+        )
+        return MergeResult(
+            customer=CustomerRead.model_validate(result["customer"]),
+            moved_identities=result["moved_identities"],
+            moved_conversations=result["moved_conversations"],
+            moved_messages=result["moved_messages"],
+        )
 
 
 @router.get("/{customer_id}/timeline", response_model=Timeline)
-def timeline(customer_id: int, cursor: str | None = None, limit: int = Query(50, ge=1, le=200),
-             runtime: Runtime = Depends(get_runtime),
-             principal: Principal = Depends(require("customers:read"))) -> Timeline:
+def timeline(
+    customer_id: int,
+    cursor: str | None = None,
+    limit: int = Query(50, ge=1, le=200),
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:read")),
+) -> Timeline:
     """Every message to or from the customer, on every channel, newest first."""
     with runtime.db.sessions() as session:
-        customer, rows, next_cursor = service.timeline(session=session, customer_id=customer_id, cursor=cursor,
-                                                       limit=limit)
+        customer, rows, next_cursor = service.timeline(
+            session=session, customer_id=customer_id, cursor=cursor, limit=limit
+        )
         items = [
-            TimelineItem(message_id=m.id, conversation_id=m.conversation_id, channel=m.channel,
-                         direction=m.direction, public=m.public, author=m.author_name or m.author_value,
-                         text=m.text, occurred_at=m.occurred_at, language=m.language)
+            TimelineItem(
+                message_id=m.id,
+                conversation_id=m.conversation_id,
+                channel=m.channel,
+                direction=m.direction,
+                public=m.public,
+                author=m.author_name or m.author_value,
+                text=m.text,
+                occurred_at=m.occurred_at,
+                language=m.language,
+            )
             for m in rows
         ]
         return Timeline(customer_id=customer.id, items=items, next_cursor=next_cursor)

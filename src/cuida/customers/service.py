@@ -16,6 +16,7 @@ from cuida.conversations.models import Conversation, Message
 from cuida.customers.identity import IdentityError, identity_key
 from cuida.customers.models import Customer, Identity
 from cuida.customers.schemas import CustomerCreate, CustomerUpdate, IdentityIn
+from cuida.db.base import affected_rows
 from cuida.events.service import SYSTEM, Actor, publish
 from cuida.search.text import fold, index_text
 
@@ -62,17 +63,29 @@ def _new_identity(session: Session, customer: Customer, item: IdentityIn) -> Ide
 def create_customer(*, session: Session, data: CustomerCreate, actor: Actor = SYSTEM) -> Customer:
     at = now(session=session)
     customer = Customer(
-        name=data.name, company=data.company, lifetime_value=data.lifetime_value, currency=data.currency,
-        tier=data.tier, tags=list(data.tags), notes=data.notes, attributes=dict(data.attributes),
-        created_at=at, updated_at=at,
+        name=data.name,
+        company=data.company,
+        lifetime_value=data.lifetime_value,
+        currency=data.currency,
+        tier=data.tier,
+        tags=list(data.tags),
+        notes=data.notes,
+        attributes=dict(data.attributes),
+        created_at=at,
+        updated_at=at,
     )
     session.add(customer)
     for item in data.identities:
         _new_identity(session, customer, item)
     _refresh_search_text(customer)
     session.flush()
-    publish(session=session, type="customer.created", actor=actor, customer_id=customer.id,
-            payload={"name": customer.name})
+    publish(
+        session=session,
+        type="customer.created",
+        actor=actor,
+        customer_id=customer.id,
+        payload={"name": customer.name},
+    )
     return customer
 
 
@@ -83,8 +96,13 @@ def update_customer(*, session: Session, customer_id: int, data: CustomerUpdate,
         setattr(customer, field, value)
     customer.updated_at = now(session=session)
     _refresh_search_text(customer)
-    publish(session=session, type="customer.updated", actor=actor, customer_id=customer.id,
-            payload={"fields": sorted(changes)})
+    publish(
+        session=session,
+        type="customer.updated",
+        actor=actor,
+        customer_id=customer.id,
+        payload={"fields": sorted(changes)},
+    )
     return customer
 
 
@@ -93,8 +111,13 @@ def add_identity(*, session: Session, customer_id: int, data: IdentityIn, actor:
     identity = _new_identity(session, customer, data)
     _refresh_search_text(customer)
     session.flush()
-    publish(session=session, type="customer.identity_added", actor=actor, customer_id=customer.id,
-            payload={"channel": identity.channel, "value": identity.value})
+    publish(
+        session=session,
+        type="customer.identity_added",
+        actor=actor,
+        customer_id=customer.id,
+        payload={"channel": identity.channel, "value": identity.value},
+    )
     return identity
 
 
@@ -116,8 +139,14 @@ def link_author(
             with session.begin_nested():
                 customer = Customer(name=display, tags=[], attributes={}, created_at=at, updated_at=at)
                 session.add(customer)
-                found = Identity(customer=customer, channel=key_channel, value=key_value, display=value,
-                                 followers=followers, created_at=at)
+                found = Identity(
+                    customer=customer,
+                    channel=key_channel,
+                    value=key_value,
+                    display=value,
+                    followers=followers,
+                    created_at=at,
+                )
                 session.add(found)
                 _refresh_search_text(customer)
                 session.flush()
@@ -128,8 +157,12 @@ def link_author(
             if found is None:
                 raise
         else:
-            publish(session=session, type="customer.created", customer_id=customer.id,
-                    payload={"name": display, "identity": f"{key_channel}:{key_value}"})
+            publish(
+                session=session,
+                type="customer.created",
+                customer_id=customer.id,
+                payload={"name": display, "identity": f"{key_channel}:{key_value}"},
+            )
     if followers is not None and found.followers != followers:
         found.followers = followers
     customer = resolve(session=session, customer_id=found.customer_id)
@@ -151,15 +184,19 @@ def merge_customers(*, session: Session, target_id: int, source_id: int, actor: 
     if target.id == source.id:
         raise Conflict(f"customer {source_id} is already merged into {target.id}")
     at = now(session=session)
-    moved_identities = session.execute(
-        update(Identity).where(Identity.customer_id == source.id).values(customer_id=target.id)
-    ).rowcount
-    moved_conversations = session.execute(
-        update(Conversation).where(Conversation.customer_id == source.id).values(customer_id=target.id)
-    ).rowcount
-    moved_messages = session.execute(
-        update(Message).where(Message.customer_id == source.id).values(customer_id=target.id)
-    ).rowcount
+    moved_identities = affected_rows(
+        session.execute(
+            update(Identity).where(Identity.customer_id == source.id).values(customer_id=target.id)
+        )
+    )
+    moved_conversations = affected_rows(
+        session.execute(
+            update(Conversation).where(Conversation.customer_id == source.id).values(customer_id=target.id)
+        )
+    )
+    moved_messages = affected_rows(
+        session.execute(update(Message).where(Message.customer_id == source.id).values(customer_id=target.id))
+    )
     for field in ("name", "company", "lifetime_value", "tier", "notes"):
         if getattr(target, field) in (None, "") and getattr(source, field) not in (None, ""):
             setattr(target, field, getattr(source, field))
@@ -176,8 +213,13 @@ def merge_customers(*, session: Session, target_id: int, source_id: int, actor: 
         "moved_conversations": moved_conversations,
         "moved_messages": moved_messages,
     }
-    publish(session=session, type="customer.merged", actor=actor, customer_id=target.id,
-            payload={"source_id": source.id, **result})
+    publish(
+        session=session,
+        type="customer.merged",
+        actor=actor,
+        customer_id=target.id,
+        payload={"source_id": source.id, **result},
+    )
     return {"customer": target, **result}
 
 
@@ -220,7 +262,9 @@ def timeline(
         query = query.where(
             or_(Message.occurred_at < at, and_(Message.occurred_at == at, Message.id < int(last_id)))
         )
-    rows = list(session.scalars(query.order_by(Message.occurred_at.desc(), Message.id.desc()).limit(limit + 1)))
+    rows = list(
+        session.scalars(query.order_by(Message.occurred_at.desc(), Message.id.desc()).limit(limit + 1))
+    )
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

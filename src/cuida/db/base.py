@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import CursorResult, Dialect, Result
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -49,3 +49,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """Rows touched by an UPDATE/DELETE (execute() is typed as a plain Result)."""
+    return cast("CursorResult[Any]", result).rowcount

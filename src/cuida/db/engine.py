@@ -49,7 +49,11 @@ class Database:
         self.url = settings.sqlalchemy_url
         if settings.is_postgres:
             self.engine = create_engine(
-                self.url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"connect_timeout": 5}
+                self.url,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+                connect_args={"connect_timeout": 5},
             )
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,16 @@ from cuida.customers.models import Customer, Identity
 from cuida.events.models import Event
 
 __all__ = [
-    "Agent", "AgentSession", "ApiToken", "ClockState", "Conversation", "Customer", "Delivery",
-    "Event", "Identity", "Message", "Team", "agent_teams",
+    "Agent",
+    "AgentSession",
+    "ApiToken",
+    "ClockState",
+    "Conversation",
+    "Customer",
+    "Delivery",
+    "Event",
+    "Identity",
+    "Message",
+    "Team",
+    "agent_teams",
 ]

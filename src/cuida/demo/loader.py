@@ -99,17 +99,25 @@ def _in_process_client(runtime: Runtime, token: str) -> httpx.Client:
         from fastapi.testclient import TestClient
 
     # No `with`: the app's lifespan would start and stop the runtime's own workers.
-    return TestClient(create_app(runtime.settings, runtime=runtime, start_workers=False),
-                      raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"})
+    return TestClient(
+        create_app(runtime.settings, runtime=runtime, start_workers=False),
+        raise_server_exceptions=False,
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
-def _replay_all(runtime: Runtime, stories: list[Story], failed: dict[str, str],
-                console: Console | None) -> list[str]:
+def _replay_all(
+    runtime: Runtime, stories: list[Story], failed: dict[str, str], console: Console | None
+) -> list[str]:
     from cuida.jobs.consumer import Consumers
 
     with runtime.db.session() as session:
-        secret, token = create_token(session=session, name="cuida-demo-loader", scopes=list(SCOPES),
-                                     note="used while loading the demo stories, then revoked")
+        secret, token = create_token(
+            session=session,
+            name="cuida-demo-loader",
+            scopes=list(SCOPES),
+            note="used while loading the demo stories, then revoked",
+        )
     client = _in_process_client(runtime, secret)  # this also installs the runtime the job handlers use
     consumers = None
     if runtime.consumers is None and not runtime.huey.immediate:
@@ -122,8 +130,14 @@ def _replay_all(runtime: Runtime, stories: list[Story], failed: dict[str, str],
     httpx_level = httpx_log.level
     httpx_log.setLevel(logging.WARNING)
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
-                      disable=console is None, transient=True) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            disable=console is None,
+            transient=True,
+        ) as progress:
             task = progress.add_task("Loading demo stories", total=len(stories))
             for story in stories:
                 progress.update(task, description=f"Loading {story.name}")
@@ -153,16 +167,30 @@ def _loaded_stories(runtime: Runtime) -> set[str]:
 
 def _mark_loaded(runtime: Runtime, story: Story, customer_id: int | None) -> None:
     with runtime.db.session() as session:
-        publish(session=session, type=LOADED_MARKER, actor=_LOADER, customer_id=customer_id,
-                payload={"story": story.name, "source": story.source})
+        publish(
+            session=session,
+            type=LOADED_MARKER,
+            actor=_LOADER,
+            customer_id=customer_id,
+            payload={"story": story.name, "source": story.source},
+        )
 
 
 def _ensure_demo_agents(runtime: Runtime, teams: list[str]) -> list[str]:
     """One agent per team plus a lead over all of them; those that exist are left alone."""
-    wanted = [AgentCreate(email=f"{team}@{DEMO_DOMAIN}", name=f"Demo {team.replace('-', ' ')}",
-                          password=DEMO_PASSWORD, role="agent", team_slugs=[team]) for team in teams]
-    wanted.append(AgentCreate(email=LEAD_EMAIL, name="Demo lead", password=DEMO_PASSWORD, role="lead",
-                              team_slugs=teams))
+    wanted = [
+        AgentCreate(
+            email=f"{team}@{DEMO_DOMAIN}",
+            name=f"Demo {team.replace('-', ' ')}",
+            password=DEMO_PASSWORD,
+            role="agent",
+            team_slugs=[team],
+        )
+        for team in teams
+    ]
+    wanted.append(
+        AgentCreate(email=LEAD_EMAIL, name="Demo lead", password=DEMO_PASSWORD, role="lead", team_slugs=teams)
+    )
     created = []
     with runtime.db.session() as session:
         existing = set(session.scalars(select(Agent.email).where(Agent.email.in_([a.email for a in wanted]))))
@@ -177,13 +205,19 @@ def _ensure_demo_agents(runtime: Runtime, teams: list[str]) -> list[str]:
 
 def _tell(console: Console, result: dict[str, Any], teams: list[str]) -> None:
     loaded, already = result["loaded"], result["already_loaded"]
-    console.print(f"Demo stories from {result['folder']}: {len(loaded)} loaded now"
-                  + (f" ({', '.join(loaded)})" if loaded else "")
-                  + (f", {len(already)} already there" if already else ""), highlight=False)
+    console.print(
+        f"Demo stories from {result['folder']}: {len(loaded)} loaded now"
+        + (f" ({', '.join(loaded)})" if loaded else "")
+        + (f", {len(already)} already there" if already else ""),
+        highlight=False,
+    )
     for error in result["failed"].values():
         console.print(f"[bold red]could not load[/] {escape(error)}", highlight=False)
     if not loaded and not already:
         return
     agents = ", ".join(f"{team}@{DEMO_DOMAIN}" for team in teams) or "none"
-    console.print(f"Demo agents: log in at /login with password [bold]{DEMO_PASSWORD}[/] as the lead, "
-                  f"[bold]{LEAD_EMAIL}[/], or as the agent of one team: {agents}", highlight=False)
+    console.print(
+        f"Demo agents: log in at /login with password [bold]{DEMO_PASSWORD}[/] as the lead, "
+        f"[bold]{LEAD_EMAIL}[/], or as the agent of one team: {agents}",
+        highlight=False,
+    )

@@ -94,8 +94,10 @@ class Report:
             lines.extend(f"  {'':9} pending {item.feature}: {item.detail}" for item in step.pending)
             lines.extend(f"  {'':9} expect: {expectation}" for expectation in step.expectations)
         if self.expectation_count:
-            lines.append(f"{self.expectation_count} expectations recorded, not checked yet "
-                         "(SLA, commitments, alerts and the rest come with later features).")
+            lines.append(
+                f"{self.expectation_count} expectations recorded, not checked yet "
+                "(SLA, commitments, alerts and the rest come with later features)."
+            )
         if self.pending_features:
             counts = ", ".join(f"{feature} ({n})" for feature, n in sorted(self.pending_features.items()))
             lines.append(f"Pending features: {counts}.")
@@ -117,8 +119,9 @@ class _Progress:
 class Replayer:
     """Replays stories against the Cuida that `client` points at (base_url and an admin token)."""
 
-    def __init__(self, client: httpx.Client, console: Console | None = None, *,
-                 use_clock: bool = True) -> None:
+    def __init__(
+        self, client: httpx.Client, console: Console | None = None, *, use_clock: bool = True
+    ) -> None:
         self.client = client
         self.console = console
         self.use_clock = use_clock
@@ -154,12 +157,16 @@ class Replayer:
         if not self.use_clock:
             return chosen or server_now - story.last_offset - DEMO_LAST_STEP_AGO
         if not clock["manual"]:
-            raise ReplayError(f"{story.source}: the server's manual clock is off; start Cuida with "
-                              "CUIDA_MANUAL_CLOCK=1 to replay stories in story time")
+            raise ReplayError(
+                f"{story.source}: the server's manual clock is off; start Cuida with "
+                "CUIDA_MANUAL_CLOCK=1 to replay stories in story time"
+            )
         if chosen is not None and chosen < server_now:
-            raise ReplayError(f"{story.source}: the story would start at {chosen.isoformat()}, but the "
-                              f"server's clock is already at {server_now.isoformat()} and only moves "
-                              "forward; give a later start, or none to start now")
+            raise ReplayError(
+                f"{story.source}: the story would start at {chosen.isoformat()}, but the "
+                f"server's clock is already at {server_now.isoformat()} and only moves "
+                "forward; give a later start, or none to start now"
+            )
         return chosen or server_now
 
     def _move_clock(self, to: datetime) -> None:
@@ -179,7 +186,8 @@ class Replayer:
     def _ensure_customer(self, spec: StoryCustomer) -> int:
         """Create the story's customer; if one of the identities is known, reuse its owner."""
         body: dict[str, Any] = {
-            "name": spec.name, "company": spec.company,
+            "name": spec.name,
+            "company": spec.company,
             "identities": [{"channel": i.channel, "value": i.value} for i in spec.identities],
             "attributes": spec.value,
         }
@@ -196,8 +204,12 @@ class Replayer:
         for identity in spec.identities:
             if _key(identity.channel, identity.value) not in known:
                 # 409 here: that identity belongs to someone else; merging is a person's decision.
-                self._call("POST", f"/api/v1/customers/{owner['id']}/identities",
-                           json={"channel": identity.channel, "value": identity.value}, tolerate=(409,))
+                self._call(
+                    "POST",
+                    f"/api/v1/customers/{owner['id']}/identities",
+                    json={"channel": identity.channel, "value": identity.value},
+                    tolerate=(409,),
+                )
         missing = {k: v for k, v in (("name", spec.name), ("company", spec.company)) if v and not owner[k]}
         if missing:
             self._call("PATCH", f"/api/v1/customers/{owner['id']}", json=missing)
@@ -211,10 +223,18 @@ class Replayer:
         return next((c for c in found if key in {(i["channel"], i["value"]) for i in c["identities"]}), None)
 
     # -- steps --------------------------------------------------------------------------------
-    def _replay_step(self, step: Step, at: datetime, progress: _Progress,
-                     teams: dict[str, int]) -> StepResult:
-        result = StepResult(index=step.index, offset=step.at, at=at, kind=step.kind, channel=step.channel,
-                            expectations=list(step.expect), pending=_pending(step))
+    def _replay_step(
+        self, step: Step, at: datetime, progress: _Progress, teams: dict[str, int]
+    ) -> StepResult:
+        result = StepResult(
+            index=step.index,
+            offset=step.at,
+            at=at,
+            kind=step.kind,
+            channel=step.channel,
+            expectations=list(step.expect),
+            pending=_pending(step),
+        )
         if self.use_clock:
             self._move_clock(at)
         if step.kind == "checkpoint":
@@ -233,22 +253,34 @@ class Replayer:
         author: dict[str, Any] = {"value": step.author}
         if step.author_followers is not None:
             author["followers"] = step.author_followers
-        accepted = self._post_message({
-            "channel": step.channel, "external_id": progress.external_id(step), "direction": "in",
-            "author": author, "text": step.text, "public": bool(step.public), "occurred_at": at.isoformat(),
-            "metadata": {"story": progress.story.name, "step": step.index},
-        }, result)
+        accepted = self._post_message(
+            {
+                "channel": step.channel,
+                "external_id": progress.external_id(step),
+                "direction": "in",
+                "author": author,
+                "text": step.text,
+                "public": bool(step.public),
+                "occurred_at": at.isoformat(),
+                "metadata": {"story": progress.story.name, "step": step.index},
+            },
+            result,
+        )
         progress.inbound.append((step, accepted))
-        result.done = (f"message {accepted['message_id']} from {step.author} → customer "
-                       f"{accepted['customer_id']}, conversation {accepted['conversation_id']}")
+        result.done = (
+            f"message {accepted['message_id']} from {step.author} → customer "
+            f"{accepted['customer_id']}, conversation {accepted['conversation_id']}"
+        )
 
     def _outbound(self, step: Step, at: datetime, progress: _Progress, result: StepResult) -> None:
         """A reply on the customer's conversation; logged as an outbound message when there is none."""
         assert step.channel is not None and step.text is not None
         customer_id, parent = _reply_target(step, progress)
         if customer_id is None:
-            raise ReplayError(f"{self._where}: nobody to write to: give the story a customer, or put an "
-                              "inbound step before this one")
+            raise ReplayError(
+                f"{self._where}: nobody to write to: give the story a customer, or put an "
+                "inbound step before this one"
+            )
         public = step.public if step.public is not None else bool(parent and parent.public)
         recipient = parent.author if parent else None
         if not self.use_clock:
@@ -265,8 +297,10 @@ class Replayer:
             return
         recipient = recipient or self._recipient_on(customer_id, step.channel)
         if recipient is None:
-            raise ReplayError(f"{self._where}: customer {customer_id} has no conversation yet and no "
-                              f"identity to write to on {step.channel}")
+            raise ReplayError(
+                f"{self._where}: customer {customer_id} has no conversation yet and no "
+                f"identity to write to on {step.channel}"
+            )
         self._log_outbound(step, at, progress, recipient, parent, public, result)
 
     def _reply(self, step: Step, conversation: dict[str, Any], public: bool, result: StepResult) -> None:
@@ -275,19 +309,40 @@ class Replayer:
             result.ids.update(message_id=already["message_id"], conversation_id=already["conversation_id"])
             result.done = f"reply already there (message {already['message_id']})"
             return
-        reply = self._call("POST", f"/api/v1/conversations/{conversation['id']}/replies",
-                           json={"text": step.text, "channel": step.channel, "public": public}).json()
-        result.ids.update(message_id=reply["message"]["id"], conversation_id=conversation["id"],
-                          delivery_id=reply["delivery"]["id"])
+        reply = self._call(
+            "POST",
+            f"/api/v1/conversations/{conversation['id']}/replies",
+            json={"text": step.text, "channel": step.channel, "public": public},
+        ).json()
+        result.ids.update(
+            message_id=reply["message"]["id"],
+            conversation_id=conversation["id"],
+            delivery_id=reply["delivery"]["id"],
+        )
         visibility = "public" if public else "private"
-        result.done = (f"{visibility} reply {reply['message']['id']} in conversation {conversation['id']} "
-                       f"(delivery {reply['delivery']['id']}: {reply['delivery']['status']})")
+        result.done = (
+            f"{visibility} reply {reply['message']['id']} in conversation {conversation['id']} "
+            f"(delivery {reply['delivery']['id']}: {reply['delivery']['status']})"
+        )
 
-    def _log_outbound(self, step: Step, at: datetime, progress: _Progress, recipient: str,
-                      parent: Step | None, public: bool, result: StepResult) -> None:
+    def _log_outbound(
+        self,
+        step: Step,
+        at: datetime,
+        progress: _Progress,
+        recipient: str,
+        parent: Step | None,
+        public: bool,
+        result: StepResult,
+    ) -> None:
         body: dict[str, Any] = {
-            "channel": step.channel, "external_id": progress.external_id(step), "direction": "out",
-            "recipient": recipient, "text": step.text, "public": public, "occurred_at": at.isoformat(),
+            "channel": step.channel,
+            "external_id": progress.external_id(step),
+            "direction": "out",
+            "recipient": recipient,
+            "text": step.text,
+            "public": public,
+            "occurred_at": at.isoformat(),
             "metadata": {"story": progress.story.name, "step": step.index},
         }
         if step.author:
@@ -295,12 +350,15 @@ class Replayer:
         if parent is not None:
             body["in_reply_to"] = progress.external_id(parent)
         accepted = self._post_message(body, result)
-        result.done = (f"outbound message {accepted['message_id']} to {recipient} logged in conversation "
-                       f"{accepted['conversation_id']}")
+        result.done = (
+            f"outbound message {accepted['message_id']} to {recipient} logged in conversation "
+            f"{accepted['conversation_id']}"
+        )
 
     def _post_message(self, body: dict[str, Any], result: StepResult) -> dict[str, Any]:
-        accepted: dict[str, Any] = self._call("POST", "/api/v1/messages", params={"wait": WAIT_SECONDS},
-                                              json=body).json()
+        accepted: dict[str, Any] = self._call(
+            "POST", "/api/v1/messages", params={"wait": WAIT_SECONDS}, json=body
+        ).json()
         for key in ("message_id", "conversation_id", "customer_id"):
             if accepted[key]:
                 result.ids[key] = accepted[key]
@@ -322,8 +380,11 @@ class Replayer:
     def _latest_conversation(self, customer_id: int, channel: str) -> dict[str, Any] | None:
         """The customer's most recently updated conversation on the channel, else on any channel."""
         for params in ({"channel": channel}, {}):
-            page = self._call("GET", "/api/v1/conversations", params={
-                "customer_id": customer_id, "sort": "-updated", "limit": 1, **params}).json()
+            page = self._call(
+                "GET",
+                "/api/v1/conversations",
+                params={"customer_id": customer_id, "sort": "-updated", "limit": 1, **params},
+            ).json()
             if page["items"]:
                 return dict(page["items"][0])
         return None
@@ -357,15 +418,17 @@ class Replayer:
                 return None
 
     # -- HTTP ---------------------------------------------------------------------------------
-    def _call(self, method: str, url: str, *, tolerate: tuple[int, ...] = (),
-              **kwargs: Any) -> httpx.Response:
+    def _call(
+        self, method: str, url: str, *, tolerate: tuple[int, ...] = (), **kwargs: Any
+    ) -> httpx.Response:
         try:
             response = self.client.request(method, url, **kwargs)
         except httpx.TimeoutException:
             raise ReplayError(f"{self._where}: {method} {url} timed out") from None
         if response.status_code >= 400 and response.status_code not in tolerate:
-            raise ReplayError(f"{self._where}: {method} {url} answered {response.status_code}: "
-                              f"{_error_message(response)}")
+            raise ReplayError(
+                f"{self._where}: {method} {url} answered {response.status_code}: {_error_message(response)}"
+            )
         return response
 
 
@@ -373,8 +436,9 @@ def _parse_start(start: str | datetime, source: str) -> datetime:
     try:
         moment = start if isinstance(start, datetime) else datetime.fromisoformat(start)
     except ValueError:
-        raise ReplayError(f"{source}: start {start!r} is not an ISO time such as "
-                          "2026-03-02T09:00:00+01:00") from None
+        raise ReplayError(
+            f"{source}: start {start!r} is not an ISO time such as 2026-03-02T09:00:00+01:00"
+        ) from None
     if moment.tzinfo is None:
         raise ReplayError(f"{source}: give the start with its offset, e.g. 2026-03-02T09:00:00+01:00")
     return moment.astimezone(UTC)
@@ -414,8 +478,12 @@ def _pending(step: Step) -> list[Pending]:
     if step.engagement:
         last = step.engagement[-1]
         counts = ", ".join(f"{v} {k}" for k, v in last.counts.items())
-        pending.append(Pending("listening", f"{len(step.engagement)} engagement readings, reaching {counts} "
-                                            f"at +{format_offset(last.at)}"))
+        pending.append(
+            Pending(
+                "listening",
+                f"{len(step.engagement)} engagement readings, reaching {counts} at +{format_offset(last.at)}",
+            )
+        )
     if step.goodwill:
         pending.append(Pending("goodwill", ", ".join(f"{k}: {v}" for k, v in step.goodwill.items())))
     if step.extra:

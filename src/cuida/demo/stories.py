@@ -19,8 +19,18 @@ import yaml
 from cuida.channels.registry import CHANNELS
 
 DIRECTIONS = ("in", "out", "query")
-STEP_KEYS = {"at", "channel", "direction", "public", "author", "author_followers", "text", "goodwill",
-             "engagement", "expect"}
+STEP_KEYS = {
+    "at",
+    "channel",
+    "direction",
+    "public",
+    "author",
+    "author_followers",
+    "text",
+    "goodwill",
+    "engagement",
+    "expect",
+}
 _OFFSET = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _STORY_NAME = re.compile(r"^[\w.-]{1,100}$")
 _EXPECT_KEY = re.compile(r"^(\s*)(?:-\s+)?expect:\s*(?:#.*)?$")
@@ -47,8 +57,11 @@ def format_offset(offset: timedelta) -> str:
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
-    parts = [f"{value}{unit}" for value, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))
-             if value]
+    parts = [
+        f"{value}{unit}"
+        for value, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))
+        if value
+    ]
     return "".join(parts) or "0m"
 
 
@@ -163,8 +176,11 @@ def _quote_sentences(text: str) -> str:
         position += 1
         indent = len(line) - len(line.lstrip())
         item = _LIST_ITEM.match(line)
-        if expect_indent is not None and line.strip() and (indent < expect_indent or (
-                indent == expect_indent and not item)):
+        if (
+            expect_indent is not None
+            and line.strip()
+            and (indent < expect_indent or (indent == expect_indent and not item))
+        ):
             expect_indent = None
         if expect_indent is not None and item:
             words = [item.group(2).strip()]
@@ -213,8 +229,11 @@ def parse_story(data: Any, *, source: str = "<story>") -> Story:
         raise ReplayError(f"{source}: 'timeline' must be a non-empty list of steps")
     steps = [_step(item, position, source, customer) for position, item in enumerate(timeline, start=1)]
     return Story(
-        name=name, source=source, steps=tuple(sorted(steps, key=lambda s: s.at)),
-        about=_optional_text(data.get("about")), company=_optional_text(data.get("company")),
+        name=name,
+        source=source,
+        steps=tuple(sorted(steps, key=lambda s: s.at)),
+        about=_optional_text(data.get("about")),
+        company=_optional_text(data.get("company")),
         customer=customer,
     )
 
@@ -238,13 +257,20 @@ def _customer(data: Any, source: str) -> StoryCustomer:
     for position, item in enumerate(data.get("identities") or [], start=1):
         if not isinstance(item, dict) or item.get("value") in (None, ""):
             raise ReplayError(f"{where}: identity {position} needs a channel and a value")
-        identities.append(StoryIdentity(_channel(item.get("channel"), f"{where}: identity {position}"),
-                                        str(item["value"]).strip()))
+        identities.append(
+            StoryIdentity(
+                _channel(item.get("channel"), f"{where}: identity {position}"), str(item["value"]).strip()
+            )
+        )
     value = data.get("value") or {}
     if not isinstance(value, dict):
         raise ReplayError(f"{where}: 'value' must be a mapping, e.g. {{lifetime_spend_eur: 900000}}")
-    return StoryCustomer(name=_optional_text(data.get("name")), company=_optional_text(data.get("company")),
-                         identities=tuple(identities), value=dict(value))
+    return StoryCustomer(
+        name=_optional_text(data.get("name")),
+        company=_optional_text(data.get("company")),
+        identities=tuple(identities),
+        value=dict(value),
+    )
 
 
 def _step(item: Any, position: int, source: str, customer: StoryCustomer | None) -> Step:
@@ -263,8 +289,10 @@ def _step(item: Any, position: int, source: str, customer: StoryCustomer | None)
     if channel is None:
         talking = sorted(key for key in ("direction", "author", "text", "public") if key in item)
         if talking:
-            raise ReplayError(f"{where}: {', '.join(talking)} need(s) a channel; a step without one "
-                              "is a checkpoint that only holds expectations")
+            raise ReplayError(
+                f"{where}: {', '.join(talking)} need(s) a channel; a step without one "
+                "is a checkpoint that only holds expectations"
+            )
     else:
         channel = _channel(channel, where)
     direction = item.get("direction", "in" if channel else None)
@@ -288,13 +316,23 @@ def _step(item: Any, position: int, source: str, customer: StoryCustomer | None)
     if direction == "in" and author is None:
         author = _own_identity_on(customer, channel)
         if author is None:
-            raise ReplayError(f"{where}: an inbound step needs an author "
-                              f"(the story's customer has no {channel} identity)")
+            raise ReplayError(
+                f"{where}: an inbound step needs an author (the story's customer has no {channel} identity)"
+            )
     if direction in ("in", "out") and not text:
         raise ReplayError(f"{where}: a message step needs a text")
     return Step(
-        index=position, at=at, raw_at=str(raw_at), channel=channel, direction=direction, public=public,
-        author=author, author_followers=followers, text=text, goodwill=goodwill, engagement=engagement,
+        index=position,
+        at=at,
+        raw_at=str(raw_at),
+        channel=channel,
+        direction=direction,
+        public=public,
+        author=author,
+        author_followers=followers,
+        text=text,
+        goodwill=goodwill,
+        engagement=engagement,
         expect=tuple(_sentence(e) for e in expect),
         extra={key: value for key, value in item.items() if key not in STEP_KEYS},
     )

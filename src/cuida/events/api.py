@@ -23,26 +23,41 @@ POLL_SECONDS = 2.0  # other processes' events are found at least this often
 
 def _page(runtime: Runtime, after: int, limit: int, types: list[str] | None) -> list[dict[str, Any]]:
     with runtime.db.sessions() as session:
-        return [event_as_dict(e) for e in events_after(session=session, after=after, limit=limit, types=types)]
+        return [
+            event_as_dict(e) for e in events_after(session=session, after=after, limit=limit, types=types)
+        ]
 
 
 @router.get("")
-def list_events(after: int = Query(0, ge=0), limit: int = Query(200, ge=1, le=1000),
-                type: list[str] | None = Query(None, description="Only these event types."),
-                runtime: Runtime = Depends(get_runtime),
-                principal: Principal = Depends(require("events:read"))) -> dict[str, Any]:
+def list_events(
+    after: int = Query(0, ge=0),
+    limit: int = Query(200, ge=1, le=1000),
+    type: list[str] | None = Query(None, description="Only these event types."),
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("events:read")),
+) -> dict[str, Any]:
     items = _page(runtime, after, limit, type)
     return {"items": items, "last_id": items[-1]["id"] if items else after}
 
 
-@router.get("/stream", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}})
-async def stream(request: Request, after: int | None = Query(None, ge=0),
-                 last_event_id: str | None = Header(None),
-                 runtime: Runtime = Depends(get_runtime),
-                 principal: Principal = Depends(require("events:read"))) -> StreamingResponse:
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
+async def stream(
+    request: Request,
+    after: int | None = Query(None, ge=0),
+    last_event_id: str | None = Header(None),
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("events:read")),
+) -> StreamingResponse:
     """Live events. A reconnecting browser sends Last-Event-ID and gets what it missed first."""
-    start = after if after is not None else (int(last_event_id) if (last_event_id or "").isdigit() else None)
+    start = (
+        after
+        if after is not None
+        else (int(last_event_id) if last_event_id and last_event_id.isdigit() else None)
+    )
     if start is None:
         # A new listener starts from now, not from the beginning of history.
         latest = await run_in_threadpool(_page_latest, runtime)
@@ -68,8 +83,11 @@ async def stream(request: Request, after: int | None = Query(None, ge=0),
                 last_beat = nowm
             await asyncio.sleep(0.1)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 def _page_latest(runtime: Runtime) -> int:

@@ -43,7 +43,7 @@ class Broker:
         if self._redis is None:
             import redis
 
-            self._redis = redis.Redis.from_url(self._redis_url, socket_timeout=2)
+            self._redis = redis.Redis.from_url(str(self._redis_url), socket_timeout=2)
         return self._redis
 
     def listen(self) -> None:

@@ -40,12 +40,21 @@ async def _wait_done(runtime: Runtime, accepted: Accepted, seconds: float) -> Ac
 def _reload(runtime: Runtime, accepted: Accepted) -> Accepted:
     with runtime.db.sessions() as session:
         message = service.get_message(session=session, message_id=accepted.message_id)
-        return Accepted(message_id=message.id, conversation_id=message.conversation_id,
-                        customer_id=message.customer_id, stage=message.stage, duplicate=accepted.duplicate)
+        return Accepted(
+            message_id=message.id,
+            conversation_id=message.conversation_id,
+            customer_id=message.customer_id,
+            stage=message.stage,
+            duplicate=accepted.duplicate,
+        )
 
 
-@router.post("/messages", response_model=Accepted, status_code=202,
-             responses={200: {"description": "Already stored: the first copy's ids."}})
+@router.post(
+    "/messages",
+    response_model=Accepted,
+    status_code=202,
+    responses={200: {"description": "Already stored: the first copy's ids."}},
+)
 async def post_message(
     item: MessageIn,
     response: Response,
@@ -69,8 +78,9 @@ def post_batch(
 ) -> BatchAccepted:
     limit = runtime.settings.max_batch
     if len(batch.messages) > limit:
-        raise Invalid(f"a batch holds at most {limit} messages; this one has {len(batch.messages)}",
-                      field="messages")
+        raise Invalid(
+            f"a batch holds at most {limit} messages; this one has {len(batch.messages)}", field="messages"
+        )
     results = _accept(runtime, batch.messages, principal)
     duplicates = sum(r.duplicate for r in results)
     return BatchAccepted(items=results, stored=len(results) - duplicates, duplicates=duplicates)

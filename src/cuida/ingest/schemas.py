@@ -14,8 +14,11 @@ MAX_TEXT_CHARS = 1_000_000
 
 
 class AuthorIn(BaseModel):
-    value: SafeStr = Field(min_length=1, max_length=320,
-                           description="The author's identity on the channel: email, phone, @handle, site.")
+    value: SafeStr = Field(
+        min_length=1,
+        max_length=320,
+        description="The author's identity on the channel: email, phone, @handle, site.",
+    )
     name: SafeStr | None = Field(default=None, max_length=300, description="Display name.")
     followers: int | None = Field(default=None, ge=0, description="Audience of a public author.")
 
@@ -23,23 +26,30 @@ class AuthorIn(BaseModel):
 class MessageIn(BaseModel):
     channel: str = Field(description="One of the known channels (see GET /api/v1/channels).")
     external_id: SafeStr | None = Field(
-        default=None, min_length=1, max_length=300,
+        default=None,
+        min_length=1,
+        max_length=300,
         description="The message's id on its channel. Posting the same (channel, external_id) "
         "again returns the first message instead of storing a copy. Omit only if the source has none.",
     )
     direction: Literal["in", "out", "note"] = "in"
     author: AuthorIn | None = Field(default=None, description="Required for inbound messages.")
     recipient: SafeStr | None = Field(
-        default=None, max_length=320,
+        default=None,
+        max_length=320,
         description="For outbound messages logged from elsewhere: the customer's identity on the channel.",
     )
     text: SafeStr = Field(default="", max_length=MAX_TEXT_CHARS)
-    html: SafeStr | None = Field(default=None, max_length=MAX_TEXT_CHARS * 2,
-                                 description="HTML body, when the channel gives one; it is sanitised.")
+    html: SafeStr | None = Field(
+        default=None,
+        max_length=MAX_TEXT_CHARS * 2,
+        description="HTML body, when the channel gives one; it is sanitised.",
+    )
     public: bool = Field(default=False, description="A public post (true) or a private message.")
     occurred_at: datetime | None = Field(default=None, description="When it was written; defaults to now.")
-    in_reply_to: SafeStr | None = Field(default=None, max_length=300,
-                                        description="external_id of the message this one answers.")
+    in_reply_to: SafeStr | None = Field(
+        default=None, max_length=300, description="external_id of the message this one answers."
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("channel")

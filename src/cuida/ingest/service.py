@@ -27,6 +27,7 @@ from cuida.conversations.models import Message
 from cuida.conversations.service import thread_message
 from cuida.customers.identity import IdentityError, identity_key
 from cuida.customers.service import link_author
+from cuida.db.base import affected_rows
 from cuida.db.engine import Database
 from cuida.events.service import Actor, publish
 from cuida.ingest.html import html_to_text, sanitize_html
@@ -100,8 +101,15 @@ def accept(*, session: Session, items: Sequence[MessageIn], actor: Actor) -> lis
     results = []
     for key in keys:
         message_id, conversation_id, customer_id, stage = stored[key]
-        results.append(Accepted(message_id=message_id, conversation_id=conversation_id, customer_id=customer_id,
-                                stage=stage, duplicate=key in existing))
+        results.append(
+            Accepted(
+                message_id=message_id,
+                conversation_id=conversation_id,
+                customer_id=customer_id,
+                stage=stage,
+                duplicate=key in existing,
+            )
+        )
         if key in fresh:
             fresh.pop(key)  # a key repeated inside one batch is a duplicate after its first time
             existing[key] = stored[key]
@@ -117,7 +125,11 @@ def _ids_for(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[st
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             query = select(
-                Message.channel, Message.external_id, Message.id, Message.conversation_id, Message.customer_id,
+                Message.channel,
+                Message.external_id,
+                Message.id,
+                Message.conversation_id,
+                Message.customer_id,
                 Message.stage,
             ).where(Message.channel == channel, Message.external_id.in_(chunk))
             for ch, ext, *rest in session.execute(query):
@@ -134,6 +146,7 @@ def get_message(*, session: Session, message_id: int) -> Message:
 
 # --- the pipeline --------------------------------------------------------------------------------
 
+
 def claim(*, session: Session, message_id: int, lease_seconds: int) -> bool:
     wall = wall_now()
     result = session.execute(
@@ -145,7 +158,7 @@ def claim(*, session: Session, message_id: int, lease_seconds: int) -> bool:
         )
         .values(lease_until=wall + timedelta(seconds=lease_seconds), attempts=Message.attempts + 1)
     )
-    return result.rowcount == 1
+    return affected_rows(result) == 1
 
 
 def claim_many(*, session: Session, message_ids: Sequence[int], lease_seconds: int) -> dict[int, str]:
@@ -175,13 +188,19 @@ def link_stage(*, session: Session, message_id: int) -> None:
     message = session.get(Message, message_id, with_for_update=True)
     if message is None or message.stage != "received":
         return
-    identity_value = message.author_value if message.direction == "in" else (message.meta or {}).get("recipient")
+    identity_value = (
+        message.author_value if message.direction == "in" else (message.meta or {}).get("recipient")
+    )
     customer_id = None
     author_identity_id = None
     if identity_value:
-        identity = link_author(session=session, channel=message.channel, value=str(identity_value),
-                               display=message.author_name if message.direction == "in" else None,
-                               followers=message.author_followers if message.direction == "in" else None)
+        identity = link_author(
+            session=session,
+            channel=message.channel,
+            value=str(identity_value),
+            display=message.author_name if message.direction == "in" else None,
+            followers=message.author_followers if message.direction == "in" else None,
+        )
         customer_id = identity.customer_id
         if message.direction == "in":
             author_identity_id = identity.id
@@ -198,10 +217,21 @@ def link_stage(*, session: Session, message_id: int) -> None:
         message.author_identity_id = author_identity_id  # set late: one UPDATE of the message, not two
     message.stage = "linked"
     if created:
-        publish(session=session, type="conversation.created", customer_id=customer_id,
-                conversation_id=conversation.id, payload={"channel": conversation.channel})
-    publish(session=session, type="message.received", customer_id=customer_id, conversation_id=conversation.id,
-            message_id=message.id, payload={"channel": message.channel, "direction": message.direction})
+        publish(
+            session=session,
+            type="conversation.created",
+            customer_id=customer_id,
+            conversation_id=conversation.id,
+            payload={"channel": conversation.channel},
+        )
+    publish(
+        session=session,
+        type="message.received",
+        customer_id=customer_id,
+        conversation_id=conversation.id,
+        message_id=message.id,
+        payload={"channel": message.channel, "direction": message.direction},
+    )
 
 
 def triage_stage(*, session: Session, message_id: int, analysis: dict[str, Any]) -> None:
@@ -214,9 +244,14 @@ def triage_stage(*, session: Session, message_id: int, analysis: dict[str, Any])
     message.processed_at = now(session=session)
     message.lease_until = None
     message.last_error = None
-    publish(session=session, type="message.triaged", customer_id=message.customer_id,
-            conversation_id=message.conversation_id, message_id=message.id,
-            payload={"language": message.language})
+    publish(
+        session=session,
+        type="message.triaged",
+        customer_id=message.customer_id,
+        conversation_id=message.conversation_id,
+        message_id=message.id,
+        payload={"language": message.language},
+    )
 
 
 def process_message(db: Database, message_id: int, *, lease_seconds: int) -> bool:

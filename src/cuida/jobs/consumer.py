@@ -27,7 +27,9 @@ class Consumers:
             threading.Thread(target=self._work, name=f"cuida-worker-{i}", daemon=True) for i in range(threads)
         ]
         self.threads.append(
-            threading.Thread(target=self._reconcile, args=(reconcile_every,), name="cuida-reconciler", daemon=True)
+            threading.Thread(
+                target=self._reconcile, args=(reconcile_every,), name="cuida-reconciler", daemon=True
+            )
         )
 
     def start(self) -> Consumers:

@@ -25,8 +25,12 @@ def deliver(runtime: Runtime, delivery_id: int) -> bool:
         message = session.get(Message, delivery.message_id)
         assert message is not None
         outbound = OutboundMessage(
-            delivery_id=delivery.id, channel=delivery.channel, recipient=(message.meta or {}).get("recipient"),
-            text=message.text, public=message.public, in_reply_to=message.in_reply_to,
+            delivery_id=delivery.id,
+            channel=delivery.channel,
+            recipient=_recipient(message.meta),
+            text=message.text,
+            public=message.public,
+            in_reply_to=message.in_reply_to,
         )
     adapter = runtime.adapters.for_channel(outbound.channel)
     try:
@@ -35,6 +39,18 @@ def deliver(runtime: Runtime, delivery_id: int) -> bool:
         log.warning("delivery %s via %s raised: %s", delivery_id, outbound.channel, exc)
         result = DeliveryResult(ok=False, error=f"{type(exc).__name__}: {exc}")
     with db.session() as session:
-        finish_delivery(session=session, delivery_id=delivery_id, ok=result.ok, provider_id=result.provider_id,
-                        error=result.error, retry=result.retry, max_attempts=settings.delivery_max_attempts)
+        finish_delivery(
+            session=session,
+            delivery_id=delivery_id,
+            ok=result.ok,
+            provider_id=result.provider_id,
+            error=result.error,
+            retry=result.retry,
+            max_attempts=settings.delivery_max_attempts,
+        )
     return result.ok
+
+
+def _recipient(meta: dict[str, object] | None) -> str | None:
+    value = (meta or {}).get("recipient")
+    return str(value) if value is not None else None

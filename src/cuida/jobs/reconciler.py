@@ -19,8 +19,12 @@ BATCH = 2000
 def reconcile(runtime: Runtime) -> dict[str, int]:
     queue_empty = runtime.huey.pending_count() == 0
     with runtime.db.session() as session:
-        message_ids = stale_messages(session=session, stale_seconds=runtime.settings.lease_seconds,
-                                     limit=BATCH, queue_empty=queue_empty)
+        message_ids = stale_messages(
+            session=session,
+            stale_seconds=runtime.settings.lease_seconds,
+            limit=BATCH,
+            queue_empty=queue_empty,
+        )
         delivery_ids = due_deliveries(session=session, limit=BATCH)
     if message_ids:
         log.info("reconciler: re-enqueueing %d unfinished messages", len(message_ids))

@@ -21,12 +21,17 @@ class SearchResult(BaseModel):
 
 
 @router.get("/search", response_model=SearchResult)
-def search(q: str = Query(min_length=1, max_length=200), limit: int = Query(20, ge=1, le=100),
-           runtime: Runtime = Depends(get_runtime),
-           principal: Principal = Depends(require("messages:read"))) -> SearchResult:
+def search(
+    q: str = Query(min_length=1, max_length=200),
+    limit: int = Query(20, ge=1, le=100),
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("messages:read")),
+) -> SearchResult:
     with runtime.db.sessions() as session:
         messages = [MessageRead.model_validate(m) for m in search_messages(session=session, q=q, limit=limit)]
         customers: list[CustomerRead] = []
         if "customers:read" in principal.scopes:
-            customers = [CustomerRead.model_validate(c) for c in search_customers(session=session, q=q, limit=limit)]
+            customers = [
+                CustomerRead.model_validate(c) for c in search_customers(session=session, q=q, limit=limit)
+            ]
         return SearchResult(messages=messages, customers=customers)

@@ -36,6 +36,8 @@ def search_messages(*, session: Session, q: str, limit: int = 20) -> list[Messag
         ids = list(session.scalars(ids_query, {"q": match, "limit": limit}))
     if not ids:
         return []
-    rows = session.scalars(select(Message).where(Message.id.in_(bindparam("ids", expanding=True))), {"ids": ids})
+    rows = session.scalars(
+        select(Message).where(Message.id.in_(bindparam("ids", expanding=True))), {"ids": ids}
+    )
     by_id = {m.id: m for m in rows}
     return [by_id[i] for i in ids if i in by_id]

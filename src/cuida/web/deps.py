@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Literal
 
 from fastapi import Depends, Request
 
@@ -28,7 +29,7 @@ def get_runtime(request: Request) -> Runtime:
 
 @dataclass
 class Principal:
-    kind: str  # "agent" or "token"
+    kind: Literal["agent", "token"]
     id: int
     name: str
     role: str | None
@@ -73,8 +74,15 @@ def load_principal(request: Request, runtime: Runtime) -> Principal | None:
             found = auth.session_for(session=session, token=cookie)
             if found is not None:
                 agent, row = found
-                return Principal("agent", agent.id, agent.name, agent.role, ROLE_SCOPES[agent.role],
-                                 row.csrf_token, [t.id for t in agent.teams])
+                return Principal(
+                    "agent",
+                    agent.id,
+                    agent.name,
+                    agent.role,
+                    ROLE_SCOPES[agent.role],
+                    row.csrf_token,
+                    [t.id for t in agent.teams],
+                )
     return None
 
 
@@ -95,8 +103,10 @@ def require(scope: str) -> Callable[..., Principal]:
 
     def check(principal: Principal = Depends(authenticated)) -> Principal:
         if scope not in principal.scopes:
-            raise Forbidden(f"this needs the '{scope}' permission, which {principal.kind} "
-                            f"'{principal.name}' does not have")
+            raise Forbidden(
+                f"this needs the '{scope}' permission, which {principal.kind} "
+                f"'{principal.name}' does not have"
+            )
         return principal
 
     check.__name__ = f"require_{scope.replace(':', '_')}"

@@ -54,16 +54,29 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
             # FastAPI's words for a body that is not UTF-8 or not JSON at all.
-            return JSONResponse(error_body("invalid_body", "the body could not be read: send UTF-8 encoded JSON"), 400)
-        code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-                413: "too_large"}.get(exc.status_code, "error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+            return JSONResponse(
+                error_body("invalid_body", "the body could not be read: send UTF-8 encoded JSON"), 400
+            )
+        code = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }.get(exc.status_code, "error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal", "something went wrong on our side; it has been logged"), 500)
+        return JSONResponse(
+            error_body("internal", "something went wrong on our side; it has been logged"), 500
+        )
 
 
 class BodyLimit:
@@ -114,8 +127,19 @@ class BodyLimit:
     async def _refuse(self, send: Any) -> None:
         import json
 
-        body = json.dumps(error_body("too_large", f"the body is larger than the limit of {self.limit} bytes "
-                                                  "(CUIDA_MAX_BODY_BYTES)")).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            error_body(
+                "too_large", f"the body is larger than the limit of {self.limit} bytes (CUIDA_MAX_BODY_BYTES)"
+            )
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

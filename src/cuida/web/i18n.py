@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 STRINGS: dict[str, dict[str, str]] = {
     "es": {
         "login.title": "Entrar en Cuida",
@@ -34,7 +36,7 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
-def translator(language: str | None):  # type: ignore[no-untyped-def]
+def translator(language: str | None) -> Callable[..., str]:
     table = STRINGS.get(language or "es", STRINGS["es"])
 
     def t(key: str, **values: object) -> str:

@@ -11,7 +11,8 @@ config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("run migrations with `cuida migrate`, which supplies the connection")
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
-                  compare_type=True)
+context.configure(
+    connection=connection, target_metadata=Base.metadata, render_as_batch=True, compare_type=True
+)
 with context.begin_transaction():
     context.run_migrations()
