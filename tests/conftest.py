@@ -114,6 +114,7 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory, worker_tag: str)
 
 
 TABLES = [
+    "triage_corrections",
     "deliveries",
     "messages",
     "conversations",

@@ -54,6 +54,7 @@ def create_app(
     from cuida.events.api import router as events_router
     from cuida.ingest.api import router as ingest_router
     from cuida.search.api import router as search_router
+    from cuida.triage.api import router as triage_router
     from cuida.web.pages import router as pages_router
     from cuida.web.system_api import router as system_router
 
@@ -65,6 +66,7 @@ def create_app(
         conversations_router,
         events_router,
         search_router,
+        triage_router,
         clock_router,
         pages_router,
     ):

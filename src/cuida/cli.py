@@ -216,6 +216,69 @@ def replay(
     console.print(report.summary(), markup=False, highlight=False)
 
 
+@app.command()
+def train(
+    output: Path = typer.Option(
+        None,
+        help="Where to write the model (default: CUIDA_DATA_DIR/models/triage, which Cuida then uses "
+        "instead of the shipped model). Maintainers rebuild the shipped one with "
+        "--output src/cuida/triage/artifacts.",
+    ),
+    include_corrections: bool = typer.Option(
+        False, help="Also learn from the labels your agents corrected (needs the database)."
+    ),
+    corpus: Path = typer.Option(None, help="Folder of labelled messages-*.jsonl (default: Cuida's corpus)."),
+) -> None:
+    """Rebuild the triage model from the labelled corpus (and your agents' corrections)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cuida.triage.corpus import CORPUS_DIR, CorpusError, load_messages
+    from cuida.triage.train import PartialExample, from_corpus, head_data
+
+    settings = settings_or_exit()
+    try:
+        examples = [from_corpus(e) for e in load_messages(corpus or CORPUS_DIR)]
+    except (CorpusError, OSError) as exc:
+        fail(f"cannot read the corpus: {exc}")
+    if not examples:
+        fail(f"no labelled examples in {corpus or CORPUS_DIR} (messages-*.jsonl)")
+    corrected = 0
+    if include_corrections:
+        from cuida.triage.service import correction_examples
+
+        runtime = runtime_or_exit(settings, check_queue=False)
+        _require_current_schema(runtime)
+        with runtime.db.sessions() as session:
+            rows = correction_examples(session=session)
+        for text, language, labels in rows:
+            examples.append(PartialExample(text, language, dict(labels)))
+        corrected = len(rows)
+    target = output or settings.data_dir / "models" / "triage"
+    from cuida.triage import train as training
+
+    steps = 1 + len(head_data(examples))
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("training", total=steps)
+
+        def advance(step: str) -> None:
+            progress.update(task, description=f"training: {step}", advance=1)
+
+        model = training.train(examples, progress=advance, meta={"corrections": corrected})
+        progress.update(task, description="training: done", completed=steps)
+    paths = training.save(model, target)
+    size = sum(p.stat().st_size for p in paths) / 1e6
+    console.print(
+        f"triage model: {len(examples)} examples ({corrected} corrected messages), "
+        f"{model.featurizer.size:,} features, {len(model.heads)} heads, {size:.1f} MB in {target}"
+    )
+
+
 @token_app.command("create")
 def token_create(
     name: str = typer.Option(..., help="Who will use it, e.g. 'marketing-campaigns'."),

@@ -35,6 +35,12 @@ class Runtime:
         self.huey = make_huey(settings, immediate=immediate)
         self.wake = threading.Event()  # nudges in-process consumers the moment work is enqueued
         self.consumers: Any = None
+        self.triage_model_dir = settings.data_dir / "models" / "triage"
+        if (self.triage_model_dir / "triage-model.npz").exists():
+            # A model this company trained on its own corrections wins over the shipped one.
+            from cuida.triage.service import use_model_dir
+
+            use_model_dir(self.triage_model_dir)
 
     def install(self) -> Runtime:
         global _current

@@ -13,6 +13,8 @@ SCOPES = {
     "conversations:read": "Read conversations.",
     "conversations:write": "Assign, change status and priority, reply, add notes.",
     "events:read": "Read the event log and the live stream.",
+    "triage:use": "Analyse texts and review reply drafts with the tone guard.",
+    "triage:correct": "Correct the triage labels of a message (training data).",
     "admin": "Agents, teams, tokens and the manual clock.",
 }
 
@@ -24,6 +26,8 @@ _AGENT = {
     "conversations:read",
     "conversations:write",
     "events:read",
+    "triage:use",
+    "triage:correct",
 }
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "agent": frozenset(_AGENT),

@@ -5,6 +5,7 @@ from cuida.clock.models import ClockState
 from cuida.conversations.models import Conversation, Delivery, Message
 from cuida.customers.models import Customer, Identity
 from cuida.events.models import Event
+from cuida.triage.models import TriageCorrection
 
 __all__ = [
     "Agent",
@@ -18,5 +19,6 @@ __all__ = [
     "Identity",
     "Message",
     "Team",
+    "TriageCorrection",
     "agent_teams",
 ]

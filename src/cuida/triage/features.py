@@ -25,13 +25,20 @@ WORD_FAMILY = "w"
 CHAR_FAMILY = "c"
 
 
+# Common accented letters mapped directly; anything else non-ASCII goes through NFKD.
+_ACCENTS = str.maketrans("áéíóúüàèìòùâêîôûäëïöçãõ", "aeiouuaeiouaeiouaeiocao")
+
+
 def normalise(text: str) -> str:
     """Lower case, accents off, URLs and @mentions as placeholders, numbers as 0, letters repeated
     3+ times squeezed to two, so "GRACIASSSS" and "graciass" meet."""
-    text = URL.sub(" <url> ", text)
-    text = MENTION.sub(" <user> ", text)
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if "http" in text or "www." in text:
+        text = URL.sub(" <url> ", text)
+    if "@" in text:
+        text = MENTION.sub(" <user> ", text)
+    text = text.lower().translate(_ACCENTS)
+    if not text.isascii() and any(unicodedata.combining(ch) for ch in unicodedata.normalize("NFKD", text)):
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     text = DIGITS.sub("0", text)
     return REPEATS.sub(r"\1\1", text)
 
@@ -43,15 +50,20 @@ def word_terms(normalised: str) -> list[str]:
     return terms
 
 
-def char_terms(normalised: str, low: int = 2, high: int = 5) -> list[str]:
+def word_char_terms(word: str, low: int = 2, high: int = 5) -> list[str]:
+    """Character n-grams of one word, padded with a space on each side (as `char_wb` does)."""
+    padded = f" {word} "
+    size = len(padded)
+    terms: list[str] = []
+    for n in range(low, min(high, size) + 1):
+        terms.extend([padded[i : i + n] for i in range(size - n + 1)])
+    return terms
+
+
+def char_terms(normalised: str) -> list[str]:
     terms: list[str] = []
     for word in normalised.split():
-        padded = f" {word} "
-        size = len(padded)
-        for n in range(low, high + 1):
-            if n > size:
-                break
-            terms.extend(padded[i : i + n] for i in range(size - n + 1))
+        terms.extend(word_char_terms(word))
     return terms
 
 
@@ -80,20 +92,28 @@ class Vocabulary:
     def restore(cls, terms: list[str], idf: np.ndarray) -> Vocabulary:
         return cls(terms, idf, {t: i for i, t in enumerate(terms)})
 
-    def weigh(self, terms: Sequence[str], offset: int) -> tuple[list[int], list[float]]:
-        counts = Counter(terms)
-        indices: list[int] = []
-        values: list[float] = []
-        lookup = self.index.get
-        for term, n in counts.items():
-            i = lookup(term)
-            if i is not None:
-                indices.append(offset + i)
-                values.append((1.0 + math.log(n)) * float(self.idf[i]))
-        norm = math.sqrt(sum(v * v for v in values))
-        if norm:
-            values = [v / norm for v in values]
-        return indices, values
+    def weigh(self, terms: Sequence[str], offset: int) -> tuple[np.ndarray, np.ndarray]:
+        get = self.index.get
+        return self.weigh_ids(
+            np.asarray([i for i in map(get, terms) if i is not None], dtype=np.int64), offset
+        )
+
+    def weigh_ids(self, found: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sublinear TF x IDF, L2-normalised, from the vocabulary ids of a text's terms."""
+        if not len(found):
+            return _EMPTY_I, _EMPTY_V
+        indices, counts = np.unique(found, return_counts=True)
+        values = (1.0 + np.log(counts)).astype(np.float32) * self.idf[indices]
+        values /= np.sqrt(np.dot(values, values))
+        return indices + offset, values
+
+    def ids(self, terms: Sequence[str]) -> np.ndarray:
+        get = self.index.get
+        return np.asarray([i for i in map(get, terms) if i is not None], dtype=np.int64)
+
+
+_EMPTY_I = np.zeros(0, dtype=np.int64)
+_EMPTY_V = np.zeros(0, dtype=np.float32)
 
 
 DenseFeatures = Callable[[str, str], dict[str, float]]
@@ -118,6 +138,22 @@ class Featurizer:
         self.char_offset = len(words.terms)
         self.dense_offset = self.char_offset + len(chars.terms)
         self.size = self.dense_offset + len(dense_names)
+        # Word -> ids of its character n-grams. Words repeat (Zipf), so most messages cost one
+        # lookup per word instead of hashing a few hundred fresh n-gram strings.
+        self._char_ids: dict[str, np.ndarray] = {}
+
+    def char_ids(self, normalised: str) -> np.ndarray:
+        cache = self._char_ids
+        parts = []
+        for word in normalised.split():
+            ids = cache.get(word)
+            if ids is None:
+                ids = self.chars.ids(word_char_terms(word))
+                if len(cache) >= 200_000:
+                    cache.clear()
+                cache[word] = ids
+            parts.append(ids)
+        return np.concatenate(parts) if parts else _EMPTY_I
 
     @classmethod
     def fit(
@@ -137,17 +173,17 @@ class Featurizer:
     def transform_one(self, text: str, language: str) -> tuple[np.ndarray, np.ndarray]:
         normalised = normalise(text)
         wi, wv = self.words.weigh(word_terms(normalised), 0)
-        ci, cv = self.chars.weigh(char_terms(normalised), self.char_offset)
-        indices = wi + ci
-        values = wv + cv
+        ci, cv = self.chars.weigh_ids(self.char_ids(normalised), self.char_offset)
+        parts_i, parts_v = [wi, ci], [wv, cv]
         if self.dense is not None and self.dense_names:
             named = self.dense(text, language)
-            for j, name in enumerate(self.dense_names):
-                value = named.get(name, 0.0)
-                if value:
-                    indices.append(self.dense_offset + j)
-                    values.append(value * self.dense_scale)
-        return np.asarray(indices, dtype=np.int64), np.asarray(values, dtype=np.float32)
+            dense = [
+                (self.dense_offset + j, named[n]) for j, n in enumerate(self.dense_names) if named.get(n)
+            ]
+            if dense:
+                parts_i.append(np.asarray([j for j, _ in dense], dtype=np.int64))
+                parts_v.append(np.asarray([v for _, v in dense], dtype=np.float32) * self.dense_scale)
+        return np.concatenate(parts_i), np.concatenate(parts_v)
 
     def transform(self, texts: Sequence[str], languages: Sequence[str]) -> object:
         """A scipy CSR matrix for training (scipy is only needed there)."""

@@ -13,6 +13,7 @@ CANDIDATES = ["es", "en", "pt", "ca", "fr", "it", "gl", "de"]
 REPORTED = {"es", "en", "pt", "ca"}
 MIN_CONFIDENCE = 0.35
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\S+@\S+")
+_LETTER = re.compile(r"[^\W\d_]")
 _lock = threading.Lock()
 
 
@@ -28,7 +29,7 @@ def _identifier() -> Any:
 def detect(text: str) -> tuple[str, float]:
     """(language, confidence). Mentions, hashtags, URLs and emails say nothing of the language."""
     cleaned = _NOISE.sub(" ", text)[:5000]
-    if sum(ch.isalpha() for ch in cleaned) < 3:
+    if len(_LETTER.findall(cleaned, 0, 400)) < 3:
         return "other", 0.0
     with _lock:  # the identifier keeps per-call buffers; one call at a time
         label, prob = _identifier().classify(cleaned)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +33,23 @@ class Head:
     start: int  # first column in the weight matrix
     end: int
 
-    def probabilities(self, scores: np.ndarray) -> dict[str, float]:
+    def probabilities(self, scores: list[float]) -> dict[str, float]:
+        # Plain floats: for a handful of numbers, math beats numpy's per-call overhead.
         raw = scores[self.start : self.end]
         if self.kind == "sigmoid":
-            return {self.labels[0]: float(1.0 / (1.0 + np.exp(-raw[0])))}
-        shifted = np.exp(raw - raw.max())
-        probs = shifted / shifted.sum()
-        return {label: float(p) for label, p in zip(self.labels, probs, strict=True)}
+            return {self.labels[0]: 1.0 / (1.0 + math.exp(-max(min(raw[0], 50.0), -50.0)))}
+        top = max(raw)
+        exps = [math.exp(v - top) for v in raw]
+        total = sum(exps)
+        return {label: e / total for label, e in zip(self.labels, exps, strict=True)}
+
+
+@dataclass
+class Scored:
+    indices: np.ndarray
+    values: np.ndarray
+    gathered: np.ndarray  # the weight rows of the active features
+    scores: np.ndarray
 
 
 @dataclass
@@ -49,38 +60,52 @@ class TriageModel:
     bias: np.ndarray  # (columns,)
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def scores(self, text: str, language: str) -> np.ndarray:
+    def score(self, text: str, language: str) -> Scored:
+        """Featurise once; everything else (probabilities, explanations) reads the result."""
         indices, values = self.featurizer.transform_one(text, language)
-        if len(indices) == 0:
-            return self.bias.copy()
-        result: np.ndarray = values @ self.weights[indices] + self.bias
-        return result
+        gathered = self.weights[indices]
+        scores = values @ gathered + self.bias if len(indices) else self.bias.copy()
+        return Scored(indices, values, gathered, scores)
+
+    def scores(self, text: str, language: str) -> np.ndarray:
+        return self.score(text, language).scores
 
     def predict(self, text: str, language: str) -> dict[str, dict[str, float]]:
-        scores = self.scores(text, language)
+        return self.probabilities(self.score(text, language))
+
+    def probabilities(self, scored: Scored) -> dict[str, dict[str, float]]:
+        scores = scored.scores.tolist()
         return {name: head.probabilities(scores) for name, head in self.heads.items()}
 
-    def top_features(self, text: str, language: str, column: int, count: int = 4) -> list[str]:
-        """The terms that pushed one column up the most: the 'why' shown to agents."""
-        indices, values = self.featurizer.transform_one(text, language)
-        if len(indices) == 0:
+    def top_features(self, scored: Scored, column: int, count: int = 4) -> list[str]:
+        """The words that pushed one column up the most: the 'why' shown to agents. Placeholders
+        and lexicon aggregates are left out (the lexicon's own evidence names those words)."""
+        if len(scored.indices) == 0:
             return []
-        contributions = values * self.weights[indices, column]
-        order = np.argsort(-contributions)[:count]
-        names = []
-        for k in order:
-            if contributions[k] <= 0.05:
+        contributions = scored.values * scored.gathered[:, column]
+        names: list[str] = []
+        for k in np.argsort(-contributions):
+            if contributions[k] <= 0.05 or len(names) >= count:
                 break
-            names.append(self.feature_name(int(indices[k])))
+            name = self.feature_name(int(scored.indices[k]))
+            if name and name not in names:
+                names.append(name)
         return names
 
-    def feature_name(self, index: int) -> str:
+    def feature_name(self, index: int) -> str | None:
         f = self.featurizer
         if index < f.char_offset:
-            return f.words.terms[index]
+            term = f.words.terms[index]
+            # Numbers, placeholders and punctuation explain nothing to an agent.
+            return (
+                None
+                if any(ch.isdigit() or ch in "<>" for ch in term) or not any(c.isalpha() for c in term)
+                else term
+            )
         if index < f.dense_offset:
-            return f"«{f.chars.terms[index - f.char_offset].strip()}»"
-        return f"[{f.dense_names[index - f.dense_offset]}]"
+            gram = f.chars.terms[index - f.char_offset].strip()
+            return f"…{gram}…" if len(gram) >= 4 and gram.isalpha() else None
+        return None
 
     # --- storage -------------------------------------------------------------------------
 
