@@ -158,8 +158,12 @@ def throughput(texts: Sequence[str], rounds: int = 5) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--datasets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    )
     parser.add_argument("--folds", type=int, default=10)
     args = parser.parse_args()
     data = args.datasets
@@ -204,10 +208,13 @@ def main() -> None:
 
     c_texts = [t for t, _ in complaints]
     c_gold = [g for _, g in complaints]
-    c_shipped = ["1" if analyze(t).complaint.label else "0" for t in track(c_texts, "shipped: complaints", console=console)]
-    c_base = baseline(
-        [e.text for e in corpus_es_en], ["1" if e.complaint else "0" for e in corpus_es_en]
-    )(c_texts)
+    c_shipped = [
+        "1" if analyze(t).complaint.label else "0"
+        for t in track(c_texts, "shipped: complaints", console=console)
+    ]
+    c_base = baseline([e.text for e in corpus_es_en], ["1" if e.complaint else "0" for e in corpus_es_en])(
+        c_texts
+    )
     results.add_row(
         "complaint, complaints-en",
         f"{macro_f1(c_gold, c_shipped):.3f}",
@@ -281,7 +288,9 @@ def main() -> None:
     speed.add_row("model load + first analyze (fresh process)", f"{load_seconds:.2f} s")
     speed.add_row("memory added by loading", f"{load_mb:.0f} MB")
     speed.add_row("artifact size (model + lexicons)", f"{size_mb + lex_mb:.1f} MB")
-    speed.add_row("peak RSS of this run", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    speed.add_row(
+        "peak RSS of this run", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
     console.print(speed)
 
 

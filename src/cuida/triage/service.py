@@ -14,10 +14,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cuida.events.service import Actor
 from cuida.triage import entities as entity_extractor
 from cuida.triage import lexicon, rules
 from cuida.triage.language import detect
-from cuida.events.service import Actor
 from cuida.triage.model import MODEL_FILE, TriageModel
 from cuida.triage.models import TriageCorrection
 from cuida.triage.schemas import (
