@@ -123,7 +123,11 @@ def reply(
     runtime: Runtime = Depends(get_runtime),
     principal: Principal = Depends(require("conversations:write")),
 ) -> ReplyRead:
-    """Store a reply in the outbox; the channel adapter delivers it, retrying with backoff."""
+    """Store a reply in the outbox; the channel adapter delivers it, retrying with backoff.
+
+    The tone guard reads the draft first: contempt, insults, blame or sarcasm toward the customer
+    stop it (422 `tone_guard`, with the offending spans and a respectful wording), whoever sends it."""
+    _guard_tone(data.text, principal)
     with runtime.db.session() as session:
         message, delivery = service.add_reply(
             session=session,
@@ -137,6 +141,21 @@ def reply(
         )
     runtime.enqueue_delivery(result.delivery.id)
     return result
+
+
+def _guard_tone(text: str, principal: Principal) -> None:
+    from cuida.common.errors import ToneBlocked
+    from cuida.triage.tone import ReplyContext, review_reply
+
+    review = review_reply(text, ReplyContext(agent_role=principal.role))
+    if review.ok:
+        return
+    blocking = [f for f in review.flags if f.severity == "block"]
+    raise ToneBlocked(
+        "the tone guard stopped this reply: " + "; ".join(f"{f.kind} in «{f.text}»" for f in blocking),
+        field="text",
+        details={"flags": [f.model_dump() for f in review.flags]},
+    )
 
 
 @router.get("/{conversation_id}/replies", response_model=list[ReplyRead])

@@ -309,11 +309,20 @@ class Replayer:
             result.ids.update(message_id=already["message_id"], conversation_id=already["conversation_id"])
             result.done = f"reply already there (message {already['message_id']})"
             return
-        reply = self._call(
+        response = self._call(
             "POST",
             f"/api/v1/conversations/{conversation['id']}/replies",
             json={"text": step.text, "channel": step.channel, "public": public},
-        ).json()
+            tolerate=(422,),
+        )
+        if response.status_code == 422:
+            error = response.json().get("error", {})
+            if error.get("code") != "tone_guard":
+                raise ReplayError(f"{self._where}: reply refused: {_error_message(response)}")
+            # Some stories send a contemptuous draft on purpose: the hub must stop it.
+            result.done = f"stopped by the tone guard: {error.get('message')}"
+            return
+        reply = response.json()
         result.ids.update(
             message_id=reply["message"]["id"],
             conversation_id=conversation["id"],

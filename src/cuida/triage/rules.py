@@ -850,7 +850,7 @@ REQUESTS_ES: list[Rule] = [
         "request:replacement",
         0.85,
         r"(?:cambio|cambiar(?:lo|la|los|las|melo|mela|me)?|cambien(?:lo|la|melo|mela)?|cambiad(?:lo|la|melo"
-        r"|mela)?|cambiais|cambieis|cambies|cambie) (?:por|x) (?:otr[oa]s?|uno nuevo|una nueva|unos nuevos"
+        r"|mela)?|cambiais|cambieis|cambies|cambie)(?: \w+){0,3} (?:por|x) (?:otr[oa]s?|uno nuevo|una nueva|unos nuevos"
         r"|unas nuevas|un[oa]? que funcione|la talla|el modelo|el correcto|la correcta|uno bien)",
     ),
     (

@@ -67,13 +67,21 @@ def load_model() -> TriageModel:
 
 
 def _rule_probability(model_p: float, hits: list[rules.Hit]) -> float:
-    """Curated evidence is precise: a clear hit sets the label; a negated one vetoes the model."""
-    positive = [h for h in hits if not h.negated]
-    if positive:
-        return max(model_p, 0.55 + 0.44 * max(h.weight for h in positive))
+    """Curated evidence is precise: a clear hit sets the label, a weak one (a bare "abogado") only
+    nudges the model, and a negated one ("no me quiero dar de baja") vetoes it."""
+    strong = [h for h in hits if not h.negated and h.weight >= 0.5]
+    if strong:
+        return max(model_p, 0.5 + 0.49 * max(h.weight for h in strong))
+    weak = [h for h in hits if not h.negated]
+    if weak:
+        return min(0.49, max(model_p, 1 - (1 - model_p) * (1 - 0.5 * max(h.weight for h in weak))))
     if hits:
         return min(model_p, 0.15)
     return model_p
+
+
+# Reported service failures are complaints by definition, however calmly they are worded.
+SERVICE_FAILURES = ("urgency:days_without_service", "urgency:double_charge", "urgency:money_blocked")
 
 
 def analyze(text: str) -> Analysis:
@@ -102,8 +110,11 @@ def analyze(text: str) -> Analysis:
     reasons["sentiment"] = lexicon_words[:4] or why("sentiment", sentiment_label)
 
     complaint_p = predicted["complaint"]["complaint"]
+    failures = [h for h in hits if h.label in SERVICE_FAILURES and not h.negated]
+    if failures:
+        complaint_p = max(complaint_p, 0.8)
     if complaint_p >= 0.5:
-        reasons["complaint"] = why("complaint")
+        reasons["complaint"] = [f"«{h.text}»" for h in failures] or why("complaint")
 
     intents: dict[str, float] = {}
     for intent in INTENTS:
@@ -115,6 +126,8 @@ def analyze(text: str) -> Analysis:
         if intent == "request":
             label_hits = [h for h in hits if h.label.startswith("request:")]
         p = _rule_probability(model_p, label_hits)
+        if intent == "off_topic" and complaint_p >= 0.5:
+            p = min(p, 1 - complaint_p)  # a complaint about the service is on topic by definition
         intents[intent] = round(p, 4)
         if p >= 0.5:
             words = [f"«{h.text}»" for h in label_hits if not h.negated]
@@ -135,6 +148,9 @@ def analyze(text: str) -> Analysis:
     for kind in ("insult", "threat", "profanity"):
         model_p = predicted[f"toxicity:{kind}"][f"toxicity:{kind}"]
         p = _rule_probability(model_p, by_label.get(kind, []))
+        if kind == "insult" and "insult" not in by_label and "profanity" in by_label:
+            # The rules read the swearing as aimed at a thing ("esta app es una mierda"), not a person.
+            p = min(p, 0.4)
         toxicity[kind] = round(p, 4)
         if p >= 0.5:
             words = [f"«{h.text}»" for h in by_label.get(kind, []) if not h.negated]

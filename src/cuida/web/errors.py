@@ -34,7 +34,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CuidaError)
     async def _domain(request: Request, exc: CuidaError) -> JSONResponse:
         fields = [{"field": exc.field, "message": exc.message}] if exc.field else None
-        return JSONResponse(error_body(exc.code, exc.message, fields), status_code=exc.status_code)
+        body = error_body(exc.code, exc.message, fields)
+        if exc.details:
+            body["error"].update(exc.details)
+        return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
