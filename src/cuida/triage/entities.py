@@ -123,6 +123,7 @@ _CODE = r"[a-z0-9]+(?:[-/.][a-z0-9]+)*"
 # that the cue starts a word.
 _REF_CUED = re.compile(rf"({_CUES})(?!\w){_FILLER}\s*(?P<code>{_CODE})(?![\w-])")
 _REF_NEAR = re.compile(rf"({_CUES})(?!\w)")
+_NUMBERED = re.compile(r"(?:n[uú]mero|n[º°]|number|num\.|#)\s*$")
 # One pass for code-shaped tokens: "INC-20931", "X7K9PL", "99812345", and flights written "UX 1094".
 # Upper-case/digit tokens, with an optional " 1094" for flights; _bare_codes keeps the code-shaped ones.
 _BARE_CODE = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)*(?P<spaced>\s\d{3,4})?(?![\w\-/]|[.,]\d)")
@@ -614,7 +615,8 @@ def _bare_codes(text: str, low: str, out: list[_Cand], cue_words: bool) -> None:
             end = m.start("spaced")
             code = text[start:end]
         if code.isdigit():
-            if len(code) < 5:
+            # Short numbers only when written as a number of something: "set ... número 9449".
+            if len(code) < 5 and not (len(code) >= 3 and _NUMBERED.search(low, max(0, start - 12), start)):
                 continue
         elif not _DIGIT.search(code):
             continue

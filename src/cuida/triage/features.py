@@ -30,12 +30,13 @@ _ACCENTS = str.maketrans("áéíóúüàèìòùâêîôûäëïöçãõ", "aeio
 
 
 def normalise(text: str) -> str:
-    """Lower case, accents off, URLs and @mentions as placeholders, numbers as 0, letters repeated
-    3+ times squeezed to two, so "GRACIASSSS" and "graciass" meet."""
+    """Lower case, accents off, URLs and @mentions dropped, numbers as 0, letters repeated 3+ times
+    squeezed to two, so "GRACIASSSS" and "graciass" meet. Mentions and links say how a message was
+    sent, not what it says; as features they taught the model "tweets to a brand are complaints"."""
     if "http" in text or "www." in text:
-        text = URL.sub(" <url> ", text)
+        text = URL.sub(" ", text)
     if "@" in text:
-        text = MENTION.sub(" <user> ", text)
+        text = MENTION.sub(" ", text)
     text = text.lower().translate(_ACCENTS)
     if not text.isascii() and any(unicodedata.combining(ch) for ch in unicodedata.normalize("NFKD", text)):
         text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
@@ -162,8 +163,8 @@ class Featurizer:
         *,
         dense: DenseFeatures | None,
         dense_names: list[str],
-        max_words: int = 40000,
-        max_chars: int = 60000,
+        max_words: int = 100000,
+        max_chars: int = 200000,
     ) -> Featurizer:
         normalised = [normalise(t) for t in texts]
         words = Vocabulary.build((word_terms(t) for t in normalised), min_df=1, max_terms=max_words)

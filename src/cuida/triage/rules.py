@@ -862,7 +862,7 @@ REQUESTS_ES: list[Rule] = [
         "request:replacement",
         0.85,
         r"(?:mandeis|envieis|manden|envien|mandais|enviais|mandad|enviad|mandadme|enviadme|mandenme|envienme"
-        r"|mandarme|enviarme|mande|envie) (?:otr[oa]|uno nuevo|una nueva|uno que funcione|una que funcione"
+        r"|mandarme|enviarme|mandar|enviar|mandarnos|enviarnos|mande|envie) (?:otr[oa]|uno nuevo|una nueva|uno que funcione|una que funcione"
         r"|el correcto|la correcta|el bueno|la buena)",
     ),
     ("request:repair", 0.85, r"reparaci\w*|repar(?:ar|en|eis|ad|e)(?:lo|la|los|las|melo|mela|me)?\b"),
@@ -1354,6 +1354,21 @@ URGENCY_EN: list[Rule] = [
         r"|dementia|alzheimer'?s",
     ),
     (
+        # The same fault again: a breach of expectation however calmly it is said.
+        "urgency:repeated_fault",
+        0.8,
+        r"(?:second|third|fourth|fifth|sixth|\d+(?:st|nd|rd|th)|umpteenth) time (?:today|this week|this month"
+        r"|this year|in a row|it'?s? (?:broken|failed|crashed|happened|broke|stopped))",
+    ),
+    (
+        "urgency:repeated_fault",
+        0.8,
+        rf"(?:segunda|tercera|cuarta|quinta|sexta|septima|enesima|\d+a?|{NUM_ES}) (?:vez|visita|averia)"
+        r" (?:hoy|esta semana|este mes|este ano|en un mes|seguida|(?:que|q) (?:\w+ ){0,2}?(?:falla|se rompe"
+        r"|se estropea|se cae|se corta|se va|deja de funcionar|vuelve a fallar|pasa|ocurre|sucede|viene|vengo"
+        r"|voy|esta en el taller))",
+    ),
+    (
         "urgency:repeated_contact",
         0.9,
         r"(?:second|third|fourth|fifth|sixth|\d+(?:st|nd|rd|th)|umpteenth|nth|hundredth) time (?:i|i've|ive"
@@ -1764,6 +1779,7 @@ _REASON_ORDER = (
     "days_without_service",
     "money_blocked",
     "double_charge",
+    "repeated_fault",
     "deadline",
     "repeated_contact",
     "explicit",

@@ -81,7 +81,12 @@ def _rule_probability(model_p: float, hits: list[rules.Hit]) -> float:
 
 
 # Reported service failures are complaints by definition, however calmly they are worded.
-SERVICE_FAILURES = ("urgency:days_without_service", "urgency:double_charge", "urgency:money_blocked")
+SERVICE_FAILURES = (
+    "urgency:days_without_service",
+    "urgency:double_charge",
+    "urgency:money_blocked",
+    "urgency:repeated_fault",
+)
 
 
 def analyze(text: str) -> Analysis:
@@ -103,14 +108,21 @@ def analyze(text: str) -> Analysis:
         column = head.start + (head.labels.index(label) if label is not None else 0)
         return model.top_features(scored, column)
 
+    failures = [h for h in hits if h.label in SERVICE_FAILURES and not h.negated]
     # Sentiment: the model, explained by lexicon words first, then the strongest features.
-    sentiment_scores = predicted["sentiment"]
+    sentiment_scores = dict(predicted["sentiment"])
+    if failures and sentiment_scores["positive"] < 0.5:
+        # Days without service or a double charge is a bad experience, however dryly reported.
+        moved = sentiment_scores["neutral"] * 0.6
+        sentiment_scores["neutral"] -= moved
+        sentiment_scores["negative"] += moved
     sentiment_label = max(sentiment_scores, key=lambda k: sentiment_scores[k])
     lexicon_words = evidence.get(sentiment_label, []) if sentiment_label != "neutral" else []
     reasons["sentiment"] = lexicon_words[:4] or why("sentiment", sentiment_label)
+    if failures and sentiment_label == "negative":
+        reasons["sentiment"] = [*reasons["sentiment"], *(f"«{h.text}»" for h in failures)][:5]
 
     complaint_p = predicted["complaint"]["complaint"]
-    failures = [h for h in hits if h.label in SERVICE_FAILURES and not h.negated]
     if failures:
         complaint_p = max(complaint_p, 0.8)
     if complaint_p >= 0.5:
