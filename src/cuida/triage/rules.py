@@ -862,7 +862,8 @@ REQUESTS_ES: list[Rule] = [
         "request:replacement",
         0.85,
         r"(?:mandeis|envieis|manden|envien|mandais|enviais|mandad|enviad|mandadme|enviadme|mandenme|envienme"
-        r"|mandarme|enviarme|mandar|enviar|mandarnos|enviarnos|mande|envie) (?:otr[oa]|uno nuevo|una nueva|uno que funcione|una que funcione"
+        r"|mandarme|enviarme|mandar|enviar|mandarnos|enviarnos|mande|envie) (?:otr[oa]|uno nuevo|una nueva"
+        r"|uno que funcione|una que funcione"
         r"|el correcto|la correcta|el bueno|la buena)",
     ),
     ("request:repair", 0.85, r"reparaci\w*|repar(?:ar|en|eis|ad|e)(?:lo|la|los|las|melo|mela|me)?\b"),
