@@ -113,21 +113,15 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory, worker_tag: str)
         pytest.exit(f"CUIDA_TEST_DB must be sqlite or postgresql, not {BACKEND!r}", 3)
 
 
-TABLES = [
-    "triage_corrections",
-    "deliveries",
-    "messages",
-    "conversations",
-    "identities",
-    "customers",
-    "agent_sessions",
-    "api_tokens",
-    "agent_teams",
-    "agents",
-    "teams",
-    "events",
-    "clock_state",
-]
+def _tables() -> list[str]:
+    """Every table, children before parents, so truncating in this order respects foreign keys."""
+    import cuida.db.models  # noqa: F401
+    from cuida.db.base import Base
+
+    return [t.name for t in reversed(Base.metadata.sorted_tables)]
+
+
+TABLES = _tables()
 
 
 def fresh_settings(template: dict[str, Any], data_dir: Path, **overrides: Any) -> Settings:

@@ -49,11 +49,15 @@ def create_app(
 
     from cuida.auth.api import router as auth_router
     from cuida.clock.api import router as clock_router
+    from cuida.commitments.api import router as commitments_router
+    from cuida.contactability.api import router as contactability_router
     from cuida.conversations.api import router as conversations_router
     from cuida.customers.api import router as customers_router
     from cuida.events.api import router as events_router
+    from cuida.goodwill.api import router as goodwill_router
     from cuida.ingest.api import router as ingest_router
     from cuida.search.api import router as search_router
+    from cuida.sla.api import router as sla_router
     from cuida.triage.api import router as triage_router
     from cuida.web.pages import router as pages_router
     from cuida.web.system_api import router as system_router
@@ -67,6 +71,10 @@ def create_app(
         events_router,
         search_router,
         triage_router,
+        sla_router,
+        commitments_router,
+        contactability_router,
+        goodwill_router,
         clock_router,
         pages_router,
     ):

@@ -1,10 +1,16 @@
 """Imports every domain's tables so metadata (and Alembic) sees the whole schema."""
 
+# Domains added by care operations register their tables here too.
+import cuida.commitments.models  # noqa: E402,F401
+import cuida.contactability.models  # noqa: E402,F401
+import cuida.goodwill.models  # noqa: E402,F401
+import cuida.sla.models  # noqa: E402,F401
 from cuida.auth.models import Agent, AgentSession, ApiToken, Team, agent_teams
 from cuida.clock.models import ClockState
 from cuida.conversations.models import Conversation, Delivery, Message
 from cuida.customers.models import Customer, Identity
 from cuida.events.models import Event
+from cuida.timers.models import Timer
 from cuida.triage.models import TriageCorrection
 
 __all__ = [
@@ -19,6 +25,7 @@ __all__ = [
     "Identity",
     "Message",
     "Team",
+    "Timer",
     "TriageCorrection",
     "agent_teams",
 ]

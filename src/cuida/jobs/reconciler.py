@@ -31,4 +31,18 @@ def reconcile(runtime: Runtime) -> dict[str, int]:
         runtime.enqueue_messages(message_ids)
     for delivery_id in delivery_ids:
         runtime.enqueue_delivery(delivery_id)
-    return {"messages": len(message_ids), "deliveries": len(delivery_ids)}
+    return {"messages": len(message_ids), "deliveries": len(delivery_ids), "timers": fire_timers(runtime)}
+
+
+def fire_timers(runtime: Runtime, batch: int = 200) -> int:
+    """Fire every due timer, a batch per transaction, so one slow pass never holds a long lock."""
+    import cuida.timers.handlers  # noqa: F401  every domain's handlers registered
+    from cuida.timers.service import fire_due
+
+    total = 0
+    while True:
+        with runtime.db.session() as session:
+            fired = fire_due(session=session, limit=batch)
+        total += fired
+        if fired < batch:
+            return total

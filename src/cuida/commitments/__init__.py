@@ -1,0 +1,1 @@
+"""Commitments: promises made to a customer, tracked with owner and due date."""

@@ -1,0 +1,3 @@
+"""Tables of the commitments domain."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""The commitments domain's state changes (the only code here that writes and publishes events)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of the contactability domain."""
+
+from __future__ import annotations

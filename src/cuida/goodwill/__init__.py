@@ -1,0 +1,1 @@
+"""Goodwill gestures within each agent's authority, with their cost and what they earned."""

@@ -1,0 +1,3 @@
+"""Tables of the goodwill domain."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""SLA policies, business-hours calendars, deadlines and the escalation ladder."""
