@@ -97,3 +97,32 @@ def test_sse_streams_live_events_and_resumes_with_last_event_id(live_server, adm
 
 def test_sse_needs_auth(live_server):
     assert httpx.get(f"{live_server}/api/v1/events/stream", timeout=5).status_code == 401
+
+
+def test_subscribers_react_in_the_publishers_transaction(runtime, monkeypatch):
+    from cuida.events import service as events
+    from cuida.events.models import Event
+
+    monkeypatch.setattr(events, "SUBSCRIBERS", {})
+
+    @events.subscribe("test.happened")
+    def react(*, session, event):
+        events.publish(session=session, type="test.reacted", payload={"to": event.type})
+
+    @events.subscribe("test.loop")
+    def loop(*, session, event):
+        events.publish(session=session, type="test.loop")
+
+    with runtime.db.session() as session:
+        events.publish(session=session, type="test.happened")
+        events.publish(session=session, type="test.loop")
+    try:
+        with runtime.db.session() as session:
+            events.publish(session=session, type="test.happened")
+            raise RuntimeError("the change fails")
+    except RuntimeError:
+        pass
+    with runtime.db.sessions() as session:
+        types = [e.type for e in session.query(Event).order_by(Event.id)]
+    assert types.count("test.reacted") == 1, "a rolled-back change takes its reactions with it"
+    assert types.count("test.loop") == events.MAX_DEPTH + 1, "reactions to reactions stop"

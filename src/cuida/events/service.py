@@ -3,7 +3,8 @@ transaction, so the audit log and the live feed can never disagree with the data
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from cuida.clock.service import now, wall_now
 from cuida.events.models import Event
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,44 @@ def publish(
     )
     session.add(event)
     session.info["published"] = True
+    _notify(session, event)
     return event
+
+
+# In-transaction reactions: a domain that must act when something happens elsewhere (an SLA clock
+# on a new message, a commitment proposed from a reply) subscribes to the event type instead of
+# being called from the other domain's code. They run in the publisher's transaction, so the
+# reaction commits or rolls back with the change that caused it.
+Subscriber = Callable[..., None]  # subscriber(session=..., event=...)
+SUBSCRIBERS: dict[str, list[Subscriber]] = {}
+MAX_DEPTH = 4
+
+
+def subscribe(*types: str) -> Callable[[Subscriber], Subscriber]:
+    def register(fn: Subscriber) -> Subscriber:
+        for type_ in types:
+            if fn not in SUBSCRIBERS.setdefault(type_, []):
+                SUBSCRIBERS[type_].append(fn)
+        return fn
+
+    return register
+
+
+def _notify(session: Session, event: Event) -> None:
+    subscribers = SUBSCRIBERS.get(event.type)
+    if not subscribers:
+        return
+    depth = session.info.get("event_depth", 0)
+    if depth >= MAX_DEPTH:
+        # A reaction to a reaction to a reaction...: stop rather than loop.
+        log.warning("event %s not passed on: reactions nested %d deep", event.type, depth)
+        return
+    session.info["event_depth"] = depth + 1
+    try:
+        for fn in list(subscribers):
+            fn(session=session, event=event)
+    finally:
+        session.info["event_depth"] = depth
 
 
 def events_after(
