@@ -56,6 +56,7 @@ def create_app(
     from cuida.events.api import router as events_router
     from cuida.goodwill.api import router as goodwill_router
     from cuida.ingest.api import router as ingest_router
+    from cuida.notifications.api import router as notifications_router
     from cuida.search.api import router as search_router
     from cuida.sla.api import router as sla_router
     from cuida.triage.api import router as triage_router
@@ -75,6 +76,7 @@ def create_app(
         commitments_router,
         contactability_router,
         goodwill_router,
+        notifications_router,
         clock_router,
         pages_router,
     ):

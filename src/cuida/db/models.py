@@ -10,6 +10,7 @@ from cuida.clock.models import ClockState
 from cuida.conversations.models import Conversation, Delivery, Message
 from cuida.customers.models import Customer, Identity
 from cuida.events.models import Event
+from cuida.notifications.models import Notification
 from cuida.timers.models import Timer
 from cuida.triage.models import TriageCorrection
 
@@ -24,6 +25,7 @@ __all__ = [
     "Event",
     "Identity",
     "Message",
+    "Notification",
     "Team",
     "Timer",
     "TriageCorrection",

@@ -1,4 +1,4 @@
-"""timers
+"""timers, notifications, commitments
 
 Revision ID: 0003
 Revises: 0002
@@ -49,7 +49,91 @@ def upgrade() -> None:
         postgresql_where=sa.text("fired_at IS NULL AND cancelled_at IS NULL"),
     )
 
+    T = cuida.db.base.UtcDateTime(timezone=True)
+    op.create_table(
+        "notifications",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("agent_id", ID, nullable=False),
+        sa.Column("kind", sa.String(length=64), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("conversation_id", ID, nullable=True),
+        sa.Column("customer_id", ID, nullable=True),
+        sa.Column("payload", cuida.db.base.JsonDoc, nullable=True),
+        sa.Column("created_at", T, nullable=False),
+        sa.Column("read_at", T, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["agent_id"], ["agents.id"], name=op.f("fk_notifications_agent_id_agents"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_notifications_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_notifications_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
+    )
+    op.create_index("ix_notifications_agent_unread", "notifications", ["agent_id", "read_at"])
+    op.create_table(
+        "commitments",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("customer_id", ID, nullable=False),
+        sa.Column("conversation_id", ID, nullable=True),
+        sa.Column("message_id", ID, nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("source_text", sa.Text(), nullable=True),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("owner_agent_id", ID, nullable=True),
+        sa.Column("owner_team_id", ID, nullable=True),
+        sa.Column("due_at", T, nullable=False),
+        sa.Column("created_at", T, nullable=False),
+        sa.Column("fulfilled_at", T, nullable=True),
+        sa.Column("overdue_alerted_at", T, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_commitments_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_commitments_conversation_id_conversations"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+            name=op.f("fk_commitments_message_id_messages"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_agent_id"],
+            ["agents.id"],
+            name=op.f("fk_commitments_owner_agent_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_team_id"],
+            ["teams.id"],
+            name=op.f("fk_commitments_owner_team_id_teams"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_commitments")),
+    )
+    op.create_index("ix_commitments_customer_id", "commitments", ["customer_id"])
+    op.create_index("ix_commitments_status_due", "commitments", ["status", "due_at"])
+
 
 def downgrade() -> None:
+    op.drop_table("commitments")
+    op.drop_table("notifications")
     op.drop_index("ix_timers_pending_due", table_name="timers")
     op.drop_table("timers")

@@ -1,0 +1,1 @@
+"""Notifications to agents: escalations, promises falling due, flags for leads."""
