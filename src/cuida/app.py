@@ -57,6 +57,7 @@ def create_app(
     from cuida.goodwill.api import router as goodwill_router
     from cuida.ingest.api import router as ingest_router
     from cuida.notifications.api import router as notifications_router
+    from cuida.quarantine.api import router as quarantine_router
     from cuida.search.api import router as search_router
     from cuida.sla.api import router as sla_router
     from cuida.triage.api import router as triage_router
@@ -77,6 +78,7 @@ def create_app(
         contactability_router,
         goodwill_router,
         notifications_router,
+        quarantine_router,
         clock_router,
         pages_router,
     ):

@@ -15,6 +15,10 @@ SCOPES = {
     "events:read": "Read the event log and the live stream.",
     "triage:use": "Analyse texts and review reply drafts with the tone guard.",
     "triage:correct": "Correct the triage labels of a message (training data).",
+    "contactability:read": "Ask whether a customer may be contacted (marketing and sales tools).",
+    "goodwill:request": "Record goodwill gestures (granted within the role's authority).",
+    "goodwill:decide": "Approve or reject goodwill gestures above someone else's authority.",
+    "goodwill:report": "Read the goodwill report (cost against outcome).",
     "admin": "Agents, teams, tokens and the manual clock.",
 }
 
@@ -28,11 +32,13 @@ _AGENT = {
     "events:read",
     "triage:use",
     "triage:correct",
+    "contactability:read",
+    "goodwill:request",
 }
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "agent": frozenset(_AGENT),
-    "lead": frozenset(_AGENT | {"customers:merge"}),
-    "manager": frozenset(_AGENT | {"customers:merge"}),
+    "lead": frozenset(_AGENT | {"customers:merge", "goodwill:decide", "goodwill:report"}),
+    "manager": frozenset(_AGENT | {"customers:merge", "goodwill:decide", "goodwill:report"}),
     "admin": frozenset(SCOPES),
 }
 

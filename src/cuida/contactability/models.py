@@ -51,12 +51,11 @@ class ContactabilityQuery(Base):
 
 
 class ContactabilityState(Base):
-    """The last answer pushed for (customer, purpose): a flip against it is pushed again."""
+    """The last answer pushed for (customer, purpose): a flip against it is pushed again. No row:
+    never pushed, so contactable (what a campaign tool assumes of a customer it was never told of)."""
 
     __tablename__ = "contactability_state"
-    customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     contactable: Mapped[bool] = mapped_column(Boolean)
     until: Mapped[datetime | None] = mapped_column(UtcDateTime)

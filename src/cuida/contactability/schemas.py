@@ -24,7 +24,9 @@ class Reason(BaseModel):
     )
     detail: str = Field(description="In words, for the person deciding.")
     since: datetime | None = Field(description="When this reason began.")
-    until: datetime | None = Field(description="When it ends if nothing changes; null: unknown or indefinite.")
+    until: datetime | None = Field(
+        description="When it ends if nothing changes; null: unknown or indefinite."
+    )
 
 
 class Answer(BaseModel):

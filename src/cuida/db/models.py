@@ -4,6 +4,7 @@
 import cuida.commitments.models  # noqa: E402,F401
 import cuida.contactability.models  # noqa: E402,F401
 import cuida.goodwill.models  # noqa: E402,F401
+import cuida.quarantine.models  # noqa: E402,F401
 import cuida.sla.models  # noqa: E402,F401
 from cuida.auth.models import Agent, AgentSession, ApiToken, Team, agent_teams
 from cuida.clock.models import ClockState

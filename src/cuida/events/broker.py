@@ -75,9 +75,13 @@ def attach(sessions: sessionmaker[Session], broker: Broker) -> None:
 
     @sa_event.listens_for(sessions, "after_commit")
     def _after_commit(session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint released: the real commit is still to come
         if session.info.pop("published", False):
             broker.notify()
 
     @sa_event.listens_for(sessions, "after_rollback")
     def _after_rollback(session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint rolled back; what was published before it still stands
         session.info.pop("published", None)

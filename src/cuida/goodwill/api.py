@@ -31,7 +31,7 @@ def record_gesture(
     customer_id: int,
     data: GestureCreate,
     runtime: Runtime = Depends(get_runtime),
-    principal: Principal = Depends(require("conversations:write")),
+    principal: Principal = Depends(require("goodwill:request")),
 ) -> GestureRead:
     """Record a gesture: granted at once within your authority, else sent to your leads to approve."""
     with runtime.db.session() as session:
@@ -59,7 +59,7 @@ def approve(
     goodwill_id: int,
     data: Decision | None = None,
     runtime: Runtime = Depends(get_runtime),
-    principal: Principal = Depends(require("conversations:write")),
+    principal: Principal = Depends(require("goodwill:decide")),
 ) -> GestureRead:
     """One click: approve a pending gesture (a lead or above whose own limit covers it)."""
     with runtime.db.session() as session:
@@ -78,7 +78,7 @@ def reject(
     goodwill_id: int,
     data: Decision | None = None,
     runtime: Runtime = Depends(get_runtime),
-    principal: Principal = Depends(require("conversations:write")),
+    principal: Principal = Depends(require("goodwill:decide")),
 ) -> GestureRead:
     with runtime.db.session() as session:
         gesture = service.decide(
@@ -117,7 +117,7 @@ def report(
     from_: datetime | None = Query(None, alias="from", description="Default: 30 days before 'to'."),
     to: datetime | None = Query(None, description="Exclusive; default: now."),
     runtime: Runtime = Depends(get_runtime),
-    principal: Principal = Depends(require("conversations:read")),
+    principal: Principal = Depends(require("goodwill:report")),
 ) -> Report:
     """Cost against outcome for each gesture recorded in [from, to); `definitions` says how each
     figure is counted."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from cuida.common.text import SafeStr
 
@@ -14,9 +14,17 @@ Kind = Literal["refund", "replacement", "gift", "discount", "upgrade", "other"]
 Role = Literal["agent", "lead", "manager", "admin"]
 
 
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+# Amounts always carry two decimals, whatever the database gives back ("12" -> "12.00").
+Money = Annotated[Decimal, AfterValidator(_cents)]
+
+
 class GestureCreate(BaseModel):
     kind: Kind
-    cost: Decimal = Field(ge=0, max_digits=12, decimal_places=2, description="What it costs the company.")
+    cost: Money = Field(ge=0, max_digits=12, decimal_places=2, description="What it costs the company.")
     currency: Literal["EUR"] = Field(default="EUR", description="Authority limits are kept in EUR.")
     description: SafeStr = Field(min_length=1, max_length=2000, description="What is given.")
     reason: SafeStr | None = Field(default=None, max_length=2000, description="Why it is given.")
@@ -34,7 +42,7 @@ class GestureRead(BaseModel):
     conversation_id: int | None
     kind: str
     description: str
-    cost: Decimal
+    cost: Money
     currency: str
     status: str
     reason: str | None
@@ -53,8 +61,8 @@ class GestureRead(BaseModel):
 class LimitIn(BaseModel):
     role: Role
     kind: Kind
-    per_gesture_limit: Decimal | None = Field(ge=0, max_digits=12, decimal_places=2, description="null: none")
-    per_month_limit: Decimal | None = Field(ge=0, max_digits=12, decimal_places=2, description="null: none")
+    per_gesture_limit: Money | None = Field(ge=0, max_digits=12, decimal_places=2, description="null: none")
+    per_month_limit: Money | None = Field(ge=0, max_digits=12, decimal_places=2, description="null: none")
 
 
 class LimitRead(LimitIn):
@@ -78,8 +86,8 @@ class GestureOutcome(BaseModel):
     sentiment_after: SentimentMix
     later_messages: int
     wrote_again: bool
-    customer_value_before: Decimal | None
-    customer_value_now: Decimal | None
+    customer_value_before: Money | None
+    customer_value_now: Money | None
     bought_again: bool | None = Field(description="Value went up since the gesture; null when unknown.")
     public_mentions: int
     public_reach: int
@@ -89,12 +97,12 @@ class GestureOutcome(BaseModel):
 class ReportTotals(BaseModel):
     gestures: int
     given: int = Field(description="Granted at once or approved.")
-    cost: Decimal = Field(description="Cost of the given gestures.")
+    cost: Money = Field(description="Cost of the given gestures.")
     by_status: dict[str, int]
     approval_share: float | None = Field(description="Share of gestures that needed a lead's approval.")
     approved_share: float | None = Field(description="Of those decided by a lead, the share approved.")
     positive_outcomes: int = Field(description="Given gestures with a positive outcome.")
-    cost_per_positive_outcome: Decimal | None
+    cost_per_positive_outcome: Money | None
 
 
 class Report(BaseModel):

@@ -63,7 +63,8 @@ class Conditions(BaseModel):
     channels: list[str] | None = Field(default=None, description="The message's channel is one of these.")
     public: bool | None = Field(default=None, description="The message is public (a post, a review) or not.")
     intents: list[str] | None = Field(
-        default=None, description="Any of these intents in the message's triage, at or above intent_threshold."
+        default=None,
+        description="Any of these intents in the message's triage, at or above intent_threshold.",
     )
     intent_threshold: float = Field(default=0.5, gt=0, le=1)
     min_lifetime_value: float | None = Field(default=None, ge=0, description="Customer's lifetime value.")
@@ -89,7 +90,9 @@ class RiskFactors(BaseModel):
     applicable factor wins, they do not compound."""
 
     model_config = ConfigDict(extra="forbid")
-    public_reach: float = Field(default=0.5, gt=0, le=1, description="Public message from an author with reach.")
+    public_reach: float = Field(
+        default=0.5, gt=0, le=1, description="Public message from an author with reach."
+    )
     public_reach_followers: int = Field(default=1000, ge=0)
     churn_threat: float = Field(default=0.5, gt=0, le=1)
     legal_threat: float = Field(default=0.5, gt=0, le=1)
@@ -120,7 +123,6 @@ def normalise_ladder(steps: list[EscalationStep]) -> list[EscalationStep]:
     if not any(s.at == 1 for s in steps):
         steps = sorted([*steps, EscalationStep(at=1.0)], key=lambda s: s.at)
     return steps
-
 
 
 class PolicyCreate(BaseModel):
@@ -196,7 +198,9 @@ class ClockRead(BaseModel):
     breached: bool
     breached_at: datetime | None
     level: int = Field(description="Escalation steps reached (0 none).")
-    marks: list[dict[str, Any]] = Field(description="One per escalation step reached: who, when due, when fired.")
+    marks: list[dict[str, Any]] = Field(
+        description="One per escalation step reached: who, when due, when fired."
+    )
 
 
 class ConversationSla(BaseModel):

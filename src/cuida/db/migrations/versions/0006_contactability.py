@@ -38,7 +38,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_preferences")),
-        sa.UniqueConstraint("customer_id", "purpose", name=op.f("uq_contact_preferences_customer_id_purpose")),
+        sa.UniqueConstraint(
+            "customer_id", "purpose", name=op.f("uq_contact_preferences_customer_id_purpose")
+        ),
     )
     op.create_table(
         "contactability_queries",
@@ -55,9 +57,7 @@ def upgrade() -> None:
         sa.Column("until", T, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contactability_queries")),
     )
-    op.create_index(
-        "ix_contactability_queries_customer_at", "contactability_queries", ["customer_id", "at"]
-    )
+    op.create_index("ix_contactability_queries_customer_at", "contactability_queries", ["customer_id", "at"])
     op.create_table(
         "contactability_state",
         sa.Column("customer_id", ID, nullable=False),

@@ -1,0 +1,1 @@
+"""Quarantine: inbound payloads that could not be parsed, kept with the reason, never lost."""
