@@ -60,8 +60,8 @@ _CLIPPED_Z2 = float(
 
 @dataclass(frozen=True)
 class SpikeConfig:
-    threshold: float = 1e-3  # a bucket is anomalous at this upper-tail probability or below
-    large: float = 1e-6  # ... and a spike at once when a single bucket is this improbable
+    threshold: float = 1e-2  # a bucket is anomalous at this upper-tail probability or below
+    large: float = 1e-4  # ... and a spike at once when a single bucket is this improbable
     persist: int = 2  # otherwise after this many anomalous buckets in a row
     cooldown: int = 2  # this many normal buckets close a spike
     min_count: int = 10  # fewer mentions in a bucket are never a spike

@@ -34,7 +34,6 @@ from cuida.common.errors import Conflict, Invalid, NotFound
 from cuida.common.pagination import decode_cursor, encode_cursor
 from cuida.common.text import check_storable
 from cuida.customers.identity import IdentityError, identity_key
-from cuida.db.base import affected_rows
 from cuida.events.service import SYSTEM, Actor, publish
 from cuida.ingest.schemas import Accepted, MessageIn
 from cuida.ingest.service import accept
@@ -571,9 +570,10 @@ def _first_sighting(session: Session, hook: InboundWebhook, signature: str, at: 
         insert(WebhookSignatureSeen)
         .values(webhook_id=hook.id, signature=signature, seen_at=at)
         .on_conflict_do_nothing(index_elements=["webhook_id", "signature"])
+        .returning(WebhookSignatureSeen.id)
     )
     # A concurrent copy of the same delivery waits here for ours to commit, then inserts nothing.
-    if affected_rows(session.execute(stmt)) != 1:
+    if session.execute(stmt).scalar() is None:
         return False
     if random.random() < PRUNE_CHANCE:
         session.execute(delete(WebhookSignatureSeen).where(WebhookSignatureSeen.seen_at < cutoff))
