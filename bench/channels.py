@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 from rich.table import Table
 
+from cuida.quarantine.service import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
 # bench/ingest.py: the same subprocess and message helpers (this folder is on sys.path when run).
 from ingest import Procs, console, cuida, cuida_env, free_port, make_messages, wait_healthy
-
-from cuida.quarantine.service import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 BATCH = 100
 SCOPES = "admin,messages:write,messages:read"

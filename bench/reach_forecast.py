@@ -49,7 +49,11 @@ FOLDS = 5
 
 def progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
     )
 
 
@@ -137,7 +141,10 @@ def timing(cascades: list[np.ndarray]) -> tuple[float, float]:
     ev = reshares[:k].tolist()
     snaps = [(t, int(np.searchsorted(reshares[:, 0], t, side="right"))) for t in POLL if t <= 3600]
     out = []
-    for fn in (lambda: forecast(snaps, followers=root), lambda: forecast_events(ev, followers=root, now=3600)):
+    for fn in (
+        lambda: forecast(snaps, followers=root),
+        lambda: forecast_events(ev, followers=root, now=3600),
+    ):
         fn()
         n = 300
         t0 = time.perf_counter()
@@ -178,7 +185,9 @@ def alert_benchmark(n: int, threshold: float, seed: int) -> Table:
                     fa = (alert & ~positive).sum() / max((~positive).sum(), 1)
                     miss = (~alert & positive).sum() / max(positive.sum(), 1)
                     prec = (alert & positive).sum() / alert.sum() if alert.sum() else math.nan
-                    table.add_row(wname, mode, rule, str(int(alert.sum())), f"{fa:.3%}", f"{miss:.1%}", f"{prec:.2f}")
+                    table.add_row(
+                        wname, mode, rule, str(int(alert.sum())), f"{fa:.3%}", f"{miss:.1%}", f"{prec:.2f}"
+                    )
     return table
 
 
@@ -218,8 +227,18 @@ def main() -> None:
         "observed": "baseline: observed count so far",
         "log-linear": "baseline: log-linear (Szabo–Huberman), 5-fold CV",
     }
-    table = Table(title="Final-size forecast on the real cascades (targets: median APE ≤ 0.30 @10 min, ≤ 0.25 @1 h)")
-    for col in ("window", "method", "median APE", "p75 APE", "cannot score", "80% coverage", "median log(pred/true)"):
+    table = Table(
+        title="Final-size forecast on the real cascades (targets: median APE ≤ 0.30 @10 min, ≤ 0.25 @1 h)"
+    )
+    for col in (
+        "window",
+        "method",
+        "median APE",
+        "p75 APE",
+        "cannot score",
+        "80% coverage",
+        "median log(pred/true)",
+    ):
         table.add_column(col, justify="left" if col == "method" else "right")
     for wname, res in results.items():
         for key, scores in res.items():

@@ -175,7 +175,9 @@ def delays(values: list[int]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--series", type=int, default=40, help="series per setting")
     parser.add_argument("--days", type=int, default=35)
     parser.add_argument("--seed", type=int, default=7)
@@ -183,7 +185,11 @@ def main() -> None:
 
     results: dict[str, tuple[Tally, Tally]] = {}
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
     ) as progress:
         task = progress.add_task("series", total=len(SETTINGS) * args.series)
         for k, setting in enumerate(SETTINGS):
@@ -206,7 +212,7 @@ def main() -> None:
     table.add_column("false alarms / week", justify="right")
     table.add_column("delay median / p90 (buckets)", justify="right")
     overall = {"cuida": Tally(), "baseline": Tally()}
-    for name, pair in results.items():
+    for pair in results.values():
         for label, tally in zip(("cuida", "baseline"), pair, strict=True):
             agg = overall[label]
             for size in SIZES:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -156,11 +158,22 @@ def test_the_same_signed_request_again_is_a_replay(api, client, runtime):
     assert replay.status_code == 409
     assert replay.json()["error"]["code"] == "replay"
     assert _events(runtime, "webhook.rejected")[-1].payload["reason"] == "replay"
+    # Two copies of one signed request at the same moment: one is accepted, the other is the replay.
+    raw = json.dumps({**MESSAGE, "external_id": "race"}).encode()
+    barrier = threading.Barrier(2)
+
+    def send() -> int:
+        barrier.wait()
+        return int(_deliver(client, hook, raw, ts=ts + 1).status_code)
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(lambda _: send(), range(2)))
+    assert codes == [202, 409]
     # A payload that went to quarantine is not accepted twice either.
     junk = b"{not json"
     assert _deliver(client, hook, junk, ts=ts).status_code == 202
     assert _deliver(client, hook, junk, ts=ts).status_code == 409
-    assert _count_messages(runtime) == 1
+    assert _count_messages(runtime) == 2
 
 
 def test_malformed_json_is_quarantined_and_reprocessed_after_correction(api, client, runtime):
@@ -242,6 +255,10 @@ def test_wrong_fields_are_quarantined_and_a_batch_keeps_its_good_messages(api, c
     assert "posts as 'whatsapp'" in other_channel.json()["reason"]
     not_object = _deliver(client, hook, [MESSAGE], ts=ts + 2)
     assert "expected a JSON object" in not_object.json()["reason"]
+    # What neither database can store (NUL in a string) is refused here, not failed on later.
+    nul = {"author": "+34 612 345 678", "text": "hola", "metadata": {"ref": "a\u0000b"}}
+    nul_answer = _deliver(client, hook, nul, ts=ts + 10)
+    assert nul_answer.status_code == 202 and "metadata.ref" in nul_answer.json()["reason"]
 
     good = {"external_id": "wa-1", "author": "+34 612 345 678", "text": "¿Hay cita mañana?"}
     bad_phone = {"external_id": "wa-2", "author": "not a phone", "text": "hola"}

@@ -555,11 +555,35 @@ def _on_message_triaged(*, session: Session, event: Event) -> None:
     if message is None or message.customer_id is None:
         return
     if message.direction == "in":
+        if _cannot_suppress(message) and not _suppressed_now(session, message.customer_id):
+            # A calm message cannot make a contactable customer uncontactable (every reason needs
+            # a complaint, a threat or a negative word), and this runs on every message.
+            return
         _guarded(session, "refresh", refresh, customer_id=message.customer_id, cause="message.triaged")
         return
     purpose = (message.meta or {}).get("purpose")
     if purpose in OUTREACH_PURPOSES:
         _guarded(session, "violation check", check_outreach, message=message, purpose=str(purpose))
+
+
+def _cannot_suppress(message: Message) -> bool:
+    triage: dict[str, Any] = dict(message.triage or {})
+    complaint = (triage.get("complaint") or {}).get("label")
+    negative = (triage.get("sentiment") or {}).get("label") == "negative"
+    intents = triage.get("intents") or {}
+    threats = any(intents.get(name, 0.0) >= THREAT_THRESHOLD for name in THREATS)
+    return not (complaint or negative or threats)
+
+
+def _suppressed_now(session: Session, customer_id: int) -> bool:
+    return (
+        session.scalar(
+            select(ContactabilityState.customer_id)
+            .where(ContactabilityState.customer_id == customer_id, ContactabilityState.contactable.is_(False))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 @subscribe("conversation.updated")

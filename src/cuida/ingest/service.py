@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from cuida.clock.service import now, wall_now
 from cuida.common.errors import Invalid, NotFound
-from cuida.conversations.models import Message
+from cuida.conversations.models import Conversation, Message
 from cuida.conversations.service import thread_message
 from cuida.customers.identity import IdentityError, identity_key
+from cuida.customers.models import Customer
 from cuida.customers.service import link_author
 from cuida.db.base import affected_rows
 from cuida.db.engine import Database
@@ -299,7 +300,8 @@ def process_messages(db: Database, message_ids: Sequence[int], *, lease_seconds:
                 .where(Message.id.in_(list(analyses)), Message.stage == "linked")
                 .with_for_update()
             ).all()
-            for message in messages:
+            _lock_in_order(session, messages)
+            for message in sorted(messages, key=lambda m: (m.conversation_id or 0, m.id)):
                 triage_stage(session=session, message_id=message.id, analysis=analyses[message.id])
             finished = sum(message.stage == "done" for message in messages)
     except Exception as exc:
@@ -308,6 +310,28 @@ def process_messages(db: Database, message_ids: Sequence[int], *, lease_seconds:
             _record_failure(db, message_id, exc)
         return 0
     return finished
+
+
+def _lock_in_order(session: Session, messages: Sequence[Message]) -> None:
+    """Take the rows that the reactions to triage will lock (SLA clocks lock the conversation,
+    contactability the customer) up front, conversations then customers, each by id: the order
+    every other transaction also follows (conversation before customer), so two workers
+    triaging overlapping batches wait for each other instead of deadlocking."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite runs one writer at a time
+    conversation_ids = sorted({m.conversation_id for m in messages if m.conversation_id})
+    customer_ids = sorted({m.customer_id for m in messages if m.customer_id})
+    if conversation_ids:
+        session.execute(
+            select(Conversation.id)
+            .where(Conversation.id.in_(conversation_ids))
+            .order_by(Conversation.id)
+            .with_for_update()
+        )
+    if customer_ids:
+        session.execute(
+            select(Customer.id).where(Customer.id.in_(customer_ids)).order_by(Customer.id).with_for_update()
+        )
 
 
 def _record_failure(db: Database, message_id: int, exc: Exception) -> None:

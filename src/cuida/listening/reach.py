@@ -50,14 +50,14 @@ MODEL_NAME = "seismic-powerlaw+synthetic-quantile-correction/v1"
 Coefficients = dict[str, dict[float, tuple[float, ...]]]
 COEFFICIENTS: Coefficients = {
     "events": {
-        0.1: (-0.006, -0.7558, 0.837, 0.0011, -0.002, 0.0242, 0.2885),
-        0.5: (-0.3632, 0.1171, 0.5762, 0.2421, 0.0, 0.036, 0.0058),
-        0.9: (0.0284, 1.0459, 0.0587, 0.2694, -0.143, 0.0633, -0.0004),
+        0.1: (-0.0619, 0.8053, -0.5824, -0.0047, 0.0023, 0.0172, 0.0087),
+        0.5: (-0.4845, 1.4826, -0.066, -0.016, 0.1234, 0.0478, 0.0617),
+        0.9: (-0.6208, 0.4014, 2.0532, -0.0485, 0.1499, 0.0906, 0.1783),
     },
     "counts": {
-        0.1: (0.2103, -0.9915, 1.087, -0.1438, -0.0025, 0.0065, 0.3983),
-        0.5: (-0.1212, -0.4827, 1.1122, 0.0808, 0.0, 0.0181, 0.1772),
-        0.9: (0.0113, 1.1189, -0.0338, 0.275, -0.1416, 0.0464, -0.0502),
+        0.1: (-0.0224, 0.3313, -0.2691, -0.0013, -0.0091, 0.0079, -0.0248),
+        0.5: (-0.5905, 1.995, -0.4967, -0.0045, 0.1439, 0.0315, -0.3705),
+        0.9: (-0.742, 0.7127, 1.8618, -0.0402, 0.1774, 0.0816, -0.1452),
     },
 }
 FEATURES = ("intercept", "log1p_local", "log1p_global", "branching", "log_hours", "log_observed", "log_decay")
@@ -115,7 +115,8 @@ def _cdf_integral(s: float) -> float:
 
 class _Blocks:
     """Reshares as blocks: `k` reshares of weight `w` each, spread uniformly over [a, b] (a point when
-    a == b). The original post is a point block at 0 that exposes its followers but counts no reshare. Per-reshare data are point blocks
+    a == b). The original post is a point block at 0 that exposes its followers but counts no reshare.
+    Per-reshare data are point blocks
     (numpy, vectorised); snapshots give a handful of interval blocks (plain Python, for speed)."""
 
     def __init__(self, a: np.ndarray, b: np.ndarray, k: np.ndarray, w: np.ndarray) -> None:
@@ -152,7 +153,9 @@ class _Blocks:
         return total
 
 
-def _features(blocks: _Blocks, observed: float, now: float, mean_weight: float) -> tuple[np.ndarray, dict[str, float]]:
+def _features(
+    blocks: _Blocks, observed: float, now: float, mean_weight: float
+) -> tuple[np.ndarray, dict[str, float]]:
     t = max(now, 1.0)
     e_now = blocks.exposure(t)
     e_half = blocks.exposure(t / 2)

@@ -76,7 +76,7 @@ class SpikeConfig:
     max_dispersion: float = 1.0
     learn_dispersion: bool = True
     clean_z: float = 2.0  # history is stored clipped to expected +- clean_z sd
-    warmup: timedelta = DAY  # no alerts before this much history
+    warmup: timedelta = 2 * DAY  # no alerts (and no cleaning) before this much history
     # negative share
     share_window: timedelta = WEEK
     share_dispersion: float = 0.01  # beta-binomial intra-class correlation
@@ -91,7 +91,12 @@ class SpikeConfig:
             raise ValueError("persist and cooldown must be at least 1")
         if self.min_count < 0 or self.min_excess < 0 or self.min_ratio < 1 or self.expected_floor <= 0:
             raise ValueError("min_count, min_excess >= 0, min_ratio >= 1, expected_floor > 0")
-        if self.recent <= timedelta(0) or self.level <= timedelta(0) or self.smooth < timedelta(0) or self.smooth >= DAY / 2:
+        if (
+            self.recent <= timedelta(0)
+            or self.level <= timedelta(0)
+            or self.smooth < timedelta(0)
+            or self.smooth >= DAY / 2
+        ):
             raise ValueError("recent and level must be positive and smooth in [0, 12h)")
         if not 0 <= self.min_dispersion <= self.dispersion <= self.max_dispersion:
             raise ValueError("need 0 <= min_dispersion <= dispersion <= max_dispersion")
@@ -306,7 +311,7 @@ class SpikeDetector:
         # what the baseline will remember of this bucket: clipped to +- clean_z sd, and to +1 sd
         # when anomalous (so a lasting change of level is learned, but slowly)
         upper = expected + (1.0 if verdict.anomalous else c.clean_z) * sd
-        cleaned = min(max(float(count), expected - c.clean_z * sd), upper)
+        cleaned = min(max(float(count), expected - c.clean_z * sd), upper) if can_alert else float(count)
         track = self._tracks["volume"]
         if c.learn_dispersion and t >= self._day and not (verdict.anomalous or track.run or track.open):
             self._learn_dispersion(count, expected, var)

@@ -122,7 +122,9 @@ def simulate(params: CascadeParams, rng: np.random.Generator | int | None = None
         t = t[keep]
         if t.size == 0:
             break
-        n = np.maximum(1.0, np.round(rng.lognormal(math.log(params.follower_median), params.follower_sigma, t.size)))
+        n = np.maximum(
+            1.0, np.round(rng.lognormal(math.log(params.follower_median), params.follower_sigma, t.size))
+        )
         times.append(t)
         followers.append(n)
         total += t.size
