@@ -4,7 +4,6 @@ and the "vaqueros" story's numbers. No dataset needed."""
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -117,16 +116,6 @@ def test_events_keyword_is_the_same_as_forecast_events():
 
 def test_counts_that_dip_use_the_running_maximum():
     assert forecast([(600, 10), (1200, 9), (1800, 20)]).observed == 20
-
-
-def test_fast_from_cumulative_snapshots():
-    snaps = [(60, 3), (120, 9), (300, 30), (600, 70), (1800, 200), (3600, 380)]
-    forecast(snaps, followers=20000)
-    n = 500
-    t0 = time.perf_counter()
-    for _ in range(n):
-        forecast(snaps, followers=20000)
-    assert (time.perf_counter() - t0) / n < 1e-3
 
 
 def test_vaqueros_forecast_at_2h_is_large_and_spreading():
