@@ -114,3 +114,16 @@ def test_unknown_ids_and_bad_queries(api):
     assert _error(api.get("/api/v1/conversations?cursor=garbage"), 422)["fields"][0]["field"] == "cursor"
     assert _error(api.get("/api/v1/conversations?status=lost"), 422)
     assert _error(api.get("/api/v1/search?q=%20%21%21"), 422)["fields"][0]["field"] == "q"
+
+
+def test_nul_characters_in_metadata_are_refused_clearly(api):
+    body = {
+        "channel": "email",
+        "external_id": "nul-1",
+        "author": "a@x.es",
+        "text": "hola",
+        "metadata": {"k": "a\u0000b"},
+    }
+    response = api.post("/api/v1/messages", json=body)
+    assert response.status_code == 422
+    assert "metadata" in response.text and "NUL" in response.text

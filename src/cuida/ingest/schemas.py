@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from cuida.channels.registry import check_channel
-from cuida.common.text import SafeStr
+from cuida.common.text import SafeStr, check_storable
 
 MAX_TEXT_CHARS = 1_000_000
 
@@ -51,6 +51,13 @@ class MessageIn(BaseModel):
         default=None, max_length=300, description="external_id of the message this one answers."
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # PostgreSQL's JSONB refuses NUL characters; say so here rather than fail at insert.
+        _check_nested(value, "metadata")
+        return value
 
     @field_validator("channel")
     @classmethod
@@ -96,3 +103,18 @@ class BatchAccepted(BaseModel):
     items: list[Accepted]
     stored: int
     duplicates: int
+
+
+def _check_nested(value: Any, where: str) -> None:
+    if isinstance(value, str):
+        try:
+            check_storable(value)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_nested(str(key), f"{where} key")
+            _check_nested(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_nested(item, f"{where}[{index}]")
