@@ -436,14 +436,15 @@ def test_killed_worker_loses_and_duplicates_nothing(pg_url, redis_url, installat
     killed with SIGKILL midway and a new one finishes the work."""
     cuida = installation(pg_url, redis_url, **fast_recovery())
     batches = make_batches(10, 1000, authors=500, repeats=50)
-    _kill_a_worker_midway(cuida, batches, finish_within=240)
+    # A liveness bound, not a speed claim: generous, because CI machines are small and shared.
+    _kill_a_worker_midway(cuida, batches, finish_within=600)
 
 
 def test_killed_worker_loses_and_duplicates_nothing_on_sqlite(installation):
     """The same on one machine: SQLite and the SQLite queue file, 3 x 1000 messages."""
     cuida = installation(**fast_recovery())
     batches = make_batches(3, 1000, authors=300, repeats=50)
-    _kill_a_worker_midway(cuida, batches, finish_within=120)
+    _kill_a_worker_midway(cuida, batches, finish_within=300)
 
 
 def test_two_workers_share_the_queue(pg_url, redis_url, installation):
