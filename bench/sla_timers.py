@@ -224,7 +224,7 @@ def delays(runtime: Runtime) -> dict[str, Any]:
 
 def bench(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     with database(backend, args.pg_url) as runtime:
-        import cuida.timers.handlers  # noqa: F401  the sla.step handler
+        import cuida.events.subscribers  # noqa: F401  the sla.step handler
 
         timers = setup(runtime, args.n, args.window, args.target)
         worker = run_worker(runtime, timers, args.interval)

@@ -24,8 +24,7 @@ JOB_CHUNK = 50  # message ids per job: small enough to spread over workers, big 
 class Runtime:
     def __init__(self, settings: Settings, *, immediate: bool = False) -> None:
         import cuida.db.models  # noqa: F401  every table mapped: `cuida worker` imports no routers
-        import cuida.events.subscribers  # noqa: F401  domains that react to others' events
-        import cuida.timers.handlers  # noqa: F401  and the timers they set
+        import cuida.events.subscribers  # noqa: F401  domains' reactions and timer handlers
         from cuida.jobs.queue import make_huey
 
         self.settings = settings

@@ -1,4 +1,5 @@
-"""Importing this registers every domain's event subscribers (`@subscribe(...)` in their services)."""
+"""Importing this registers every domain's reactions: event subscribers (`@subscribe(...)`) and
+timer handlers (`@on(kind)`), which live side by side in the domains' services."""
 
 import cuida.commitments.service  # noqa: F401
 import cuida.contactability.service  # noqa: F401

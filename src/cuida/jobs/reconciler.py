@@ -36,7 +36,6 @@ def reconcile(runtime: Runtime) -> dict[str, int]:
 
 def fire_timers(runtime: Runtime, batch: int = 200) -> int:
     """Fire every due timer, a batch per transaction, so one slow pass never holds a long lock."""
-    import cuida.timers.handlers  # noqa: F401  every domain's handlers registered
     from cuida.timers.service import fire_due
 
     total = 0
