@@ -126,8 +126,11 @@ def test_a_replayed_story_joins_channels_into_one_customer_and_runs_twice_harmle
     assert items[2]["conversation_id"] == items[1]["conversation_id"]  # the reply is on the tweet's thread
     assert {i["language"] for i in items if i["direction"] == "in"} == {"es"}
 
-    assert steps[5].kind == "query" and "not sent" in steps[5].done
-    assert report.pending_features == {"contactability": 1}
+    # Marketing asks on day 2, once per identity: the same "do not contact" each time, with reasons.
+    assert steps[5].kind == "query" and "marketing contactability asked for 3 identities" in steps[5].done
+    answers = steps[5].answers["contactability"]
+    assert len(answers) == 3 and not any(answer["contactable"] for answer in answers.values())
+    assert report.pending_features == {}
     assert "expect: churn threat detected" in report.summary()
     clock = api.get("/api/v1/admin/clock").json()
     assert clock["now"].startswith((report.start + timedelta(days=3)).isoformat()[:19])

@@ -32,12 +32,20 @@ def now(*, session: Session) -> datetime:
     return state.manual_now if state and state.manual_now else wall_now()
 
 
-def set_now(*, session: Session, to: datetime) -> datetime:
-    """Move the manual clock; it only goes forward, so timers never fire twice."""
+def check_move(*, session: Session, to: datetime) -> None:
+    """Raise ClockError unless the manual clock is on and `to` is a valid time to move it to."""
     if not manual_enabled(session):
         raise ClockError("the manual clock is off (set CUIDA_MANUAL_CLOCK=1 to use it)")
     if to.tzinfo is None:
         raise ClockError("give the time with its offset, e.g. 2026-01-05T09:00:00+01:00")
+    state = session.get(ClockState, 1)
+    if state is not None and state.manual_now is not None and to < state.manual_now:
+        raise ClockError(f"the clock only moves forward: it is already {state.manual_now.isoformat()}")
+
+
+def set_now(*, session: Session, to: datetime) -> datetime:
+    """Move the manual clock; it only goes forward, so timers never fire twice."""
+    check_move(session=session, to=to)
     current = now(session=session)
     state = session.get(ClockState, 1, with_for_update=True)
     if state is None:

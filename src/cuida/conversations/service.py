@@ -38,9 +38,12 @@ def lock_customer(session: Session, customer_id: int) -> None:
 
 def thread_message(*, session: Session, message: Message, customer_id: int) -> tuple[Conversation, bool]:
     """Put a message into its conversation: the one it replies to, else the customer's open
-    conversation on the same channel, else a new one. Returns (conversation, created)."""
+    conversation on the same channel, else (for a private inbound message) the customer's open
+    private conversation on any channel, else a new one. Returns (conversation, created)."""
     lock_customer(session, customer_id)
     conversation = None
+    if _is_outreach(message):
+        return _new_conversation(session, message, customer_id, status="resolved"), True
     if message.in_reply_to:
         parent_conversation = session.scalar(
             select(Message.conversation_id).where(
@@ -60,30 +63,63 @@ def thread_message(*, session: Session, message: Message, customer_id: int) -> t
             .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
             .limit(1)
         )
-    created = conversation is None
-    at = now(session=session)
-    if conversation is None:
-        subject = (message.text or "").strip().split("\n", 1)[0][:120] or None
-        conversation = Conversation(
-            customer_id=customer_id,
-            channel=message.channel,
-            channels=[message.channel],
-            status="open",
-            priority=1,
-            subject=subject,
-            risk_score=0.0,
-            is_public=message.public,
-            message_count=0,
-            created_at=at,
-            updated_at=at,
-            last_message_at=message.occurred_at,
+    if conversation is None and message.direction == "in" and not message.public:
+        # A customer who writes privately on another channel about an open case (a web form after
+        # a complaint in the shop) continues that case, not a new ticket. Public posts keep their
+        # own thread: they are answered in public, where they were written.
+        conversation = session.scalar(
+            select(Conversation)
+            .where(
+                Conversation.customer_id == customer_id,
+                Conversation.is_public.is_(False),
+                Conversation.status.in_(OPEN_STATES),
+            )
+            .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+            .limit(1)
         )
-        session.add(conversation)
-        session.flush()
+    if conversation is None:
+        return _new_conversation(session, message, customer_id), True
+    message.conversation_id = conversation.id
+    message.customer_id = customer_id
+    _count_message(conversation, message, now(session=session))
+    return conversation, False
+
+
+OUTREACH_PURPOSES = ("sales", "marketing")
+
+
+def _is_outreach(message: Message) -> bool:
+    """A sales or marketing contact logged for the record: it is not part of any care case (it must
+    not answer a complaint's clock, nor gather the customer's next message into a sales thread)."""
+    return message.direction == "out" and (message.meta or {}).get("purpose") in OUTREACH_PURPOSES
+
+
+def _new_conversation(
+    session: Session, message: Message, customer_id: int, status: str = "open"
+) -> Conversation:
+    at = now(session=session)
+    subject = (message.text or "").strip().split("\n", 1)[0][:120] or None
+    conversation = Conversation(
+        customer_id=customer_id,
+        channel=message.channel,
+        channels=[message.channel],
+        status=status,
+        priority=1,
+        subject=subject,
+        risk_score=0.0,
+        is_public=message.public,
+        message_count=0,
+        created_at=at,
+        updated_at=at,
+        last_message_at=message.occurred_at,
+        resolved_at=at if status == "resolved" else None,
+    )
+    session.add(conversation)
+    session.flush()
     message.conversation_id = conversation.id
     message.customer_id = customer_id
     _count_message(conversation, message, at)
-    return conversation, created
+    return conversation
 
 
 def _count_message(conversation: Conversation, message: Message, at: datetime) -> None:

@@ -72,9 +72,10 @@ def load_demo(runtime: Runtime, folder: Path | None = None, console: Console | N
         failed[str(folder)] = f"{folder}: no story files (*.yaml) here"
     already = _loaded_stories(runtime)
     todo = [story for story in stories if story.name not in already]
-    loaded = _replay_all(runtime, todo, failed, console) if todo else []
     teams = sorted({team for story in stories for team in story.teams})
+    # Agents first: each story's replies, promises and gestures are made by its team's agent.
     agents = _ensure_demo_agents(runtime, teams) if stories else []
+    loaded = _replay_all(runtime, todo, failed, console, teams) if todo else []
     result = {
         "folder": str(folder),
         "loaded": loaded,
@@ -87,8 +88,9 @@ def load_demo(runtime: Runtime, folder: Path | None = None, console: Console | N
     return result
 
 
-def _in_process_client(runtime: Runtime, token: str) -> httpx.Client:
-    """An httpx client that calls this process's app directly, with no server or port."""
+def _in_process_client(runtime: Runtime, token: str | None = None) -> httpx.Client:
+    """An httpx client that calls this process's app directly, with no server or port; with a
+    bearer token, or none to log in as an agent with `_log_in`."""
     from starlette.exceptions import StarletteDeprecationWarning
 
     from cuida.app import create_app
@@ -102,12 +104,23 @@ def _in_process_client(runtime: Runtime, token: str) -> httpx.Client:
     return TestClient(
         create_app(runtime.settings, runtime=runtime, start_workers=False),
         raise_server_exceptions=False,
-        headers={"Authorization": f"Bearer {token}"},
+        headers={"Authorization": f"Bearer {token}"} if token else {},
     )
 
 
+def _log_in(runtime: Runtime, email: str) -> httpx.Client:
+    """A client with a demo agent's session (cookie and CSRF header), acting as that agent."""
+    client = _in_process_client(runtime)
+    response = client.post("/api/v1/auth/login", json={"email": email, "password": DEMO_PASSWORD})
+    if response.status_code != 200:
+        client.close()
+        raise ReplayError(f"could not log in as the demo agent {email}: {response.text[:200]}")
+    client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+    return client
+
+
 def _replay_all(
-    runtime: Runtime, stories: list[Story], failed: dict[str, str], console: Console | None
+    runtime: Runtime, stories: list[Story], failed: dict[str, str], console: Console | None, teams: list[str]
 ) -> list[str]:
     from cuida.jobs.consumer import Consumers
 
@@ -123,7 +136,8 @@ def _replay_all(
     if runtime.consumers is None and not runtime.huey.immediate:
         # Messages wait for the pipeline (?wait=...): something must consume the queue meanwhile.
         consumers = Consumers(runtime, 1, reconcile_every=5).start()
-    replayer = Replayer(client, use_clock=False)
+    agents = {team: _log_in(runtime, f"{team}@{DEMO_DOMAIN}") for team in teams}
+    replayer = Replayer(client, use_clock=False, agents=agents)
     loaded = []
     # httpx would log each in-process call of the replay at INFO: noise in `cuida serve --demo`.
     httpx_log = logging.getLogger("httpx")
@@ -152,6 +166,8 @@ def _replay_all(
     finally:
         httpx_log.setLevel(httpx_level)
         client.close()
+        for agent_client in agents.values():
+            agent_client.close()
         with runtime.db.session() as session:
             revoke_token(session=session, token_id=token.id, actor=_LOADER)
         if consumers is not None:

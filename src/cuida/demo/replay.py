@@ -13,6 +13,7 @@ Two ways to place a story in time:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,6 +59,9 @@ class StepResult:
     expectations: list[str] = field(default_factory=list)
     pending: list[Pending] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # What the server answered at this step, for whoever checks the story's expectations:
+    # "contactability" (per identity), "commitments" (confirmed from a reply), "goodwill".
+    answers: dict[str, Any] = field(default_factory=dict)
 
     def line(self) -> str:
         where = f"{self.channel} {self.kind}" if self.channel else self.kind
@@ -95,8 +99,8 @@ class Report:
             lines.extend(f"  {'':9} expect: {expectation}" for expectation in step.expectations)
         if self.expectation_count:
             lines.append(
-                f"{self.expectation_count} expectations recorded, not checked yet "
-                "(SLA, commitments, alerts and the rest come with later features)."
+                f"{self.expectation_count} expectations listed beside their steps, to read against "
+                "what each step did (the test suite checks them; a replay only reports)."
             )
         if self.pending_features:
             counts = ", ".join(f"{feature} ({n})" for feature, n in sorted(self.pending_features.items()))
@@ -120,18 +124,34 @@ class Replayer:
     """Replays stories against the Cuida that `client` points at (base_url and an admin token)."""
 
     def __init__(
-        self, client: httpx.Client, console: Console | None = None, *, use_clock: bool = True
+        self,
+        client: httpx.Client,
+        console: Console | None = None,
+        *,
+        use_clock: bool = True,
+        agents: Mapping[str, httpx.Client] | None = None,
     ) -> None:
+        """`agents`: clients logged in as an agent of each team (by slug). A step written by
+        `agent:<team>` acts through that agent, so replies, promises and goodwill carry a real
+        owner and that agent's authority; without one, the admin `client` acts."""
         self.client = client
         self.console = console
         self.use_clock = use_clock
+        self.agents = dict(agents or {})
         self._where = ""  # the story and step being replayed, for error messages
 
     # -- entry points -------------------------------------------------------------------------
     def replay_file(self, path: Path, start: str | None = None) -> Report:
         return self.replay_story(load_story(Path(path)), start=start)
 
-    def replay_story(self, story: Story, start: str | datetime | None = None) -> Report:
+    def replay_story(
+        self,
+        story: Story,
+        start: str | datetime | None = None,
+        on_step: Callable[[Step, StepResult], None] | None = None,
+    ) -> Report:
+        """Replay every step in order; `on_step` is called after each one, with the clock still at
+        that step's time (checks of a step's expectations go there)."""
         self._where = story.source
         begin = self._start(story, start)
         report = Report(story=story.name, source=story.source, start=begin)
@@ -145,6 +165,8 @@ class Replayer:
             self._where = f"{story.source}: step {step.index} (at {step.raw_at})"
             result = self._replay_step(step, begin + step.at, progress, teams)
             report.steps.append(result)
+            if on_step is not None:
+                on_step(step, result)
             if self.console:
                 self.console.print(f"  {result.line()}", markup=False, highlight=False)
         return report
@@ -240,13 +262,13 @@ class Replayer:
         if step.kind == "checkpoint":
             result.done = "clock moved; expectations only" if self.use_clock else "expectations only"
         elif step.kind == "query":
-            result.done = "not sent: contactability is a pending feature"
+            self._query(step, progress, result)
         elif step.kind == "inbound":
             self._inbound(step, at, progress, result)
         else:
-            self._outbound(step, at, progress, result)
-            if step.team and result.ids.get("conversation_id"):
-                self._hand_to_team(result, teams[step.team])
+            self._outbound(step, at, progress, result, teams)
+            if step.goodwill:
+                self._goodwill(step, progress, result)
         return result
 
     def _inbound(self, step: Step, at: datetime, progress: _Progress, result: StepResult) -> None:
@@ -272,8 +294,11 @@ class Replayer:
             f"{accepted['customer_id']}, conversation {accepted['conversation_id']}"
         )
 
-    def _outbound(self, step: Step, at: datetime, progress: _Progress, result: StepResult) -> None:
-        """A reply on the customer's conversation; logged as an outbound message when there is none."""
+    def _outbound(
+        self, step: Step, at: datetime, progress: _Progress, result: StepResult, teams: dict[str, int]
+    ) -> None:
+        """A reply on the customer's conversation; logged as an outbound message when there is none.
+        A sales or marketing contact is always logged as such, never as a reply to a case."""
         assert step.channel is not None and step.text is not None
         customer_id, parent = _reply_target(step, progress)
         if customer_id is None:
@@ -281,19 +306,29 @@ class Replayer:
                 f"{self._where}: nobody to write to: give the story a customer, or put an "
                 "inbound step before this one"
             )
+        team_id = teams.get(step.team) if step.team else None
         public = step.public if step.public is not None else bool(parent and parent.public)
+        purpose = _outreach_purpose(step)
+        if purpose is not None:
+            self._log_outbound(step, at, progress, None, None, public, result, customer_id, purpose)
+            return
         recipient = parent.author if parent else None
         if not self.use_clock:
             # Logged with occurred_at, so the demo timeline shows it in its place.
             recipient = recipient or self._recipient_on(customer_id, step.channel)
             if recipient:
                 self._log_outbound(step, at, progress, recipient, parent, public, result)
+                self._hand_to_team(result, team_id)
                 return
         conversation = self._latest_conversation(customer_id, step.channel)
         if conversation is not None:
             if not self.use_clock:
                 result.notes.append(f"placed at the current time: no {step.channel} identity to log it to")
+            # The answering team owns the case before it answers, so its promises are the team's.
+            result.ids["conversation_id"] = conversation["id"]
+            self._hand_to_team(result, team_id)
             self._reply(step, conversation, public, result)
+            self._confirm_promises(step, customer_id, result)
             return
         recipient = recipient or self._recipient_on(customer_id, step.channel)
         if recipient is None:
@@ -302,6 +337,7 @@ class Replayer:
                 f"identity to write to on {step.channel}"
             )
         self._log_outbound(step, at, progress, recipient, parent, public, result)
+        self._hand_to_team(result, team_id)
 
     def _reply(self, step: Step, conversation: dict[str, Any], public: bool, result: StepResult) -> None:
         already = self._sent_before(conversation["customer_id"], step)
@@ -314,6 +350,7 @@ class Replayer:
             f"/api/v1/conversations/{conversation['id']}/replies",
             json={"text": step.text, "channel": step.channel, "public": public},
             tolerate=(422,),
+            client=self._acting(step),
         )
         if response.status_code == 422:
             error = response.json().get("error", {})
@@ -339,34 +376,49 @@ class Replayer:
         step: Step,
         at: datetime,
         progress: _Progress,
-        recipient: str,
+        recipient: str | None,
         parent: Step | None,
         public: bool,
         result: StepResult,
+        customer_id: int | None = None,
+        purpose: str | None = None,
     ) -> None:
+        metadata: dict[str, Any] = {"story": progress.story.name, "step": step.index}
+        if purpose:
+            metadata["purpose"] = purpose  # what contactability checks outreach against
         body: dict[str, Any] = {
             "channel": step.channel,
             "external_id": progress.external_id(step),
             "direction": "out",
-            "recipient": recipient,
             "text": step.text,
             "public": public,
             "occurred_at": at.isoformat(),
-            "metadata": {"story": progress.story.name, "step": step.index},
+            "metadata": metadata,
         }
+        if recipient:
+            body["recipient"] = recipient
+        elif customer_id is not None:
+            body["customer_id"] = customer_id
         if step.author:
             body["author"] = {"value": step.author, "name": step.team or step.author}
         if parent is not None:
             body["in_reply_to"] = progress.external_id(parent)
-        accepted = self._post_message(body, result)
+        accepted = self._post_message(body, result, client=self._acting(step))
+        what = f"{purpose} contact" if purpose else "outbound message"
         result.done = (
-            f"outbound message {accepted['message_id']} to {recipient} logged in conversation "
-            f"{accepted['conversation_id']}"
+            f"{what} {accepted['message_id']} to {recipient or f'customer {customer_id}'} logged in "
+            f"conversation {accepted['conversation_id']}"
         )
+        if purpose:
+            result.answers["outreach_flagged"] = self._outreach_flagged(accepted["message_id"])
+            if result.answers["outreach_flagged"]:
+                result.done += "; flagged: the customer was not contactable"
 
-    def _post_message(self, body: dict[str, Any], result: StepResult) -> dict[str, Any]:
+    def _post_message(
+        self, body: dict[str, Any], result: StepResult, client: httpx.Client | None = None
+    ) -> dict[str, Any]:
         accepted: dict[str, Any] = self._call(
-            "POST", "/api/v1/messages", params={"wait": WAIT_SECONDS}, json=body
+            "POST", "/api/v1/messages", params={"wait": WAIT_SECONDS}, json=body, client=client
         ).json()
         for key in ("message_id", "conversation_id", "customer_id"):
             if accepted[key]:
@@ -377,13 +429,98 @@ class Replayer:
             result.notes.append(f"still {accepted['stage']} after {WAIT_SECONDS}s: are workers running?")
         return accepted
 
-    def _hand_to_team(self, result: StepResult, team_id: int) -> None:
+    def _hand_to_team(self, result: StepResult, team_id: int | None) -> None:
         """The team that answered owns the conversation, unless another team already does."""
-        conversation_id = result.ids["conversation_id"]
+        conversation_id = result.ids.get("conversation_id")
+        if team_id is None or conversation_id is None:
+            return
         conversation = self._call("GET", f"/api/v1/conversations/{conversation_id}").json()
         if conversation["team_id"] is None:
             self._call("PATCH", f"/api/v1/conversations/{conversation_id}", json={"team_id": team_id})
         result.ids["team_id"] = conversation["team_id"] or team_id
+
+    def _confirm_promises(self, step: Step, customer_id: int, result: StepResult) -> None:
+        """The agent confirms what the hub proposed from their reply, as they would on screen."""
+        message_id = result.ids.get("message_id")
+        if message_id is None:
+            return
+        client = self._acting(step)
+        proposed = self._call(
+            "GET", f"/api/v1/customers/{customer_id}/commitments", params={"status": ["proposed", "open"]}
+        ).json()
+        confirmed = []
+        for commitment in proposed:
+            if commitment["message_id"] != message_id:
+                continue
+            if commitment["status"] == "proposed":
+                commitment = self._call(
+                    "POST", f"/api/v1/commitments/{commitment['id']}/confirm", client=client
+                ).json()
+            confirmed.append(commitment)
+        if confirmed:
+            result.answers["commitments"] = confirmed
+            result.done += "; promise kept track of: " + "; ".join(
+                f"{c['text']} (due {c['due_at']})" for c in confirmed
+            )
+
+    def _query(self, step: Step, progress: _Progress, result: StepResult) -> None:
+        """A department asks whether it may contact the customer, once per identity they have."""
+        customer_id = progress.customer_id or next(
+            (a["customer_id"] for _, a in reversed(progress.inbound) if a.get("customer_id")), None
+        )
+        if customer_id is None:
+            raise ReplayError(f"{self._where}: a contactability query needs the story's customer")
+        purpose = _outreach_purpose(step) or "service"
+        identities = self._call("GET", f"/api/v1/customers/{customer_id}").json()["identities"]
+        answers = {}
+        for identity in identities:
+            key = f"{identity['channel']}:{identity['value']}"
+            answers[key] = self._call(
+                "GET", "/api/v1/contactability", params={"identity": key, "purpose": purpose}
+            ).json()
+        result.answers["contactability"] = answers
+        verdicts = {
+            (a["contactable"], tuple(dict.fromkeys(r["code"] for r in a["reasons"])))
+            for a in answers.values()
+        }
+        summary = ", ".join(
+            ("contactable" if ok else "do not contact") + (f" ({', '.join(codes)})" if codes else "")
+            for ok, codes in sorted(verdicts)
+        )
+        result.done = f"{purpose} contactability asked for {len(answers)} identities: {summary}"
+
+    def _goodwill(self, step: Step, progress: _Progress, result: StepResult) -> None:
+        """Record the gesture the step gives, as its agent (their authority applies)."""
+        assert step.goodwill is not None
+        customer_id, _ = _reply_target(step, progress)
+        kind, cost = _gesture(step.goodwill)
+        body: dict[str, Any] = {
+            "kind": kind,
+            "cost": cost,
+            "description": str(
+                step.goodwill.get("description") or str(step.goodwill.get("kind") or kind).replace("_", " ")
+            ),
+            "reason": f"story {progress.story.name}, step {step.index}",
+        }
+        if result.ids.get("conversation_id"):
+            body["conversation_id"] = result.ids["conversation_id"]
+        gesture = self._call(
+            "POST", f"/api/v1/customers/{customer_id}/goodwill", json=body, client=self._acting(step)
+        ).json()
+        result.answers["goodwill"] = gesture
+        result.done += (
+            f"; goodwill {gesture['kind']} {gesture['cost']} {gesture['currency']}: {gesture['status']}"
+        )
+
+    def _outreach_flagged(self, message_id: int) -> bool:
+        events = self._call(
+            "GET", "/api/v1/events", params={"type": "contactability.violation", "limit": 1000}
+        ).json()
+        items = events["items"] if isinstance(events, dict) else events
+        return any(e.get("message_id") == message_id for e in items)
+
+    def _acting(self, step: Step) -> httpx.Client:
+        return self.agents.get(step.team or "", self.client)
 
     # -- lookups ------------------------------------------------------------------------------
     def _latest_conversation(self, customer_id: int, channel: str) -> dict[str, Any] | None:
@@ -428,10 +565,16 @@ class Replayer:
 
     # -- HTTP ---------------------------------------------------------------------------------
     def _call(
-        self, method: str, url: str, *, tolerate: tuple[int, ...] = (), **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        tolerate: tuple[int, ...] = (),
+        client: httpx.Client | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
         try:
-            response = self.client.request(method, url, **kwargs)
+            response = (client or self.client).request(method, url, **kwargs)
         except httpx.TimeoutException:
             raise ReplayError(f"{self._where}: {method} {url} timed out") from None
         if response.status_code >= 400 and response.status_code not in tolerate:
@@ -482,8 +625,6 @@ def _reply_target(step: Step, progress: _Progress) -> tuple[int | None, Step | N
 
 def _pending(step: Step) -> list[Pending]:
     pending = []
-    if step.kind == "query":
-        pending.append(Pending("contactability", f"{step.author or 'someone'}: {step.text or 'a query'}"))
     if step.engagement:
         last = step.engagement[-1]
         counts = ", ".join(f"{v} {k}" for k, v in last.counts.items())
@@ -493,8 +634,40 @@ def _pending(step: Step) -> list[Pending]:
                 f"{len(step.engagement)} engagement readings, reaching {counts} at +{format_offset(last.at)}",
             )
         )
-    if step.goodwill:
-        pending.append(Pending("goodwill", ", ".join(f"{k}: {v}" for k, v in step.goodwill.items())))
     if step.extra:
         pending.append(Pending("unknown keys", ", ".join(sorted(step.extra))))
     return pending
+
+
+OUTREACH_WORDS = {
+    "sales": ("sales", "ventas", "comercial"),
+    "marketing": ("marketing", "campaign", "campana"),
+}
+GESTURE_ALIASES = {
+    "free_month": "discount",
+    "voucher": "gift",
+    "credit": "discount",
+    "exchange": "replacement",
+}
+GESTURE_KINDS = ("refund", "replacement", "gift", "discount", "upgrade")
+
+
+def _outreach_purpose(step: Step) -> str | None:
+    """sales or marketing when a sales or marketing department makes the step, else None."""
+    who = (step.author or "").lower()
+    for purpose, words in OUTREACH_WORDS.items():
+        if any(word in who for word in words):
+            return purpose
+    return None
+
+
+def _gesture(spec: dict[str, Any]) -> tuple[str, float]:
+    """The gesture kind the hub knows for a story's kind (`replacement_plus_gift` → replacement),
+    and its cost in EUR."""
+    named = str(spec.get("kind") or "other").lower()
+    kind = GESTURE_ALIASES.get(named) or next((k for k in GESTURE_KINDS if k in named), "other")
+    cost = spec.get("cost_eur", spec.get("cost", 0))
+    try:
+        return kind, float(cost)
+    except (TypeError, ValueError):
+        raise ReplayError(f"goodwill cost {cost!r} is not a number") from None

@@ -39,6 +39,13 @@ class MessageIn(BaseModel):
         max_length=320,
         description="For outbound messages logged from elsewhere: the customer's identity on the channel.",
     )
+    customer_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="For outbound messages and notes: the customer it concerns, when they have no "
+        "identity on this channel (a sales call to a customer known only by email). Inbound messages "
+        "are always linked by their author.",
+    )
     text: SafeStr = Field(default="", max_length=MAX_TEXT_CHARS)
     html: SafeStr | None = Field(
         default=None,
@@ -80,8 +87,12 @@ class MessageIn(BaseModel):
     def _who(self) -> MessageIn:
         if self.direction == "in" and self.author is None:
             raise ValueError("an inbound message needs an author")
-        if self.direction != "in" and not (self.recipient or self.in_reply_to):
-            raise ValueError("an outbound message or note needs a recipient or in_reply_to")
+        if self.direction == "in" and self.customer_id is not None:
+            raise ValueError(
+                "customer_id is for outbound messages and notes; inbound ones are linked by author"
+            )
+        if self.direction != "in" and not (self.recipient or self.in_reply_to or self.customer_id):
+            raise ValueError("an outbound message or note needs a recipient, a customer_id or in_reply_to")
         if not self.text and not self.html:
             raise ValueError("a message needs text or html")
         return self

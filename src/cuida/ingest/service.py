@@ -27,7 +27,7 @@ from cuida.conversations.models import Conversation, Message
 from cuida.conversations.service import thread_message
 from cuida.customers.identity import IdentityError, identity_key
 from cuida.customers.models import Customer
-from cuida.customers.service import link_author
+from cuida.customers.service import link_author, resolve
 from cuida.db.base import affected_rows
 from cuida.db.engine import Database
 from cuida.events.service import Actor, publish
@@ -54,6 +54,8 @@ def _row(item: MessageIn, at: Any, actor: Actor) -> dict[str, Any]:
     meta = dict(item.metadata)
     if item.recipient:
         meta["recipient"] = item.recipient
+    if item.customer_id is not None:
+        meta["customer_id"] = item.customer_id
     meta["source"] = {"type": actor.type, "id": actor.id, "name": actor.name}
     return {
         "channel": item.channel,
@@ -62,6 +64,9 @@ def _row(item: MessageIn, at: Any, actor: Actor) -> dict[str, Any]:
         "author_value": author.value if author else None,
         "author_name": author.name if author else None,
         "author_followers": author.followers if author else None,
+        # An agent logging their own call or visit is its author on the timeline (and for the
+        # contactability check of a sales contact); integrations name the agent in metadata.
+        "agent_id": actor.id if actor.type == "agent" and item.direction != "in" else None,
         "text": text,
         "html": html,
         "public": item.public,
@@ -84,9 +89,13 @@ def accept(*, session: Session, items: Sequence[MessageIn], actor: Actor) -> lis
     for index, item in enumerate(items):
         try:
             rows.append(_row(item, at, actor))
-        except Invalid as exc:
+            if item.customer_id is not None:
+                # An unknown customer gets a clear 4xx now, not a failed job later.
+                resolve(session=session, customer_id=item.customer_id)
+        except (Invalid, NotFound) as exc:
             prefix = f"messages[{index}]." if len(items) > 1 else ""
-            raise Invalid(exc.message, field=f"{prefix}{exc.field}") from None
+            field = exc.field if isinstance(exc, Invalid) else "customer_id"
+            raise Invalid(exc.message, field=f"{prefix}{field}") from None
     keys = [(r["channel"], r["external_id"]) for r in rows]
     existing = _ids_for(session, keys)
     fresh: dict[tuple[str, str], dict[str, Any]] = {}
@@ -194,7 +203,10 @@ def link_stage(*, session: Session, message_id: int) -> None:
     )
     customer_id = None
     author_identity_id = None
-    if identity_value:
+    logged_for = (message.meta or {}).get("customer_id") if message.direction != "in" else None
+    if isinstance(logged_for, int):
+        customer_id = resolve(session=session, customer_id=logged_for).id
+    elif identity_value:
         identity = link_author(
             session=session,
             channel=message.channel,

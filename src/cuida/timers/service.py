@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cuida.clock.service import now
@@ -99,6 +99,13 @@ def pending(*, session: Session, prefix: str) -> list[Timer]:
             )
             .order_by(Timer.due_at)
         )
+    )
+
+
+def next_due(*, session: Session) -> datetime | None:
+    """When the earliest pending timer falls due (None when nothing is pending)."""
+    return session.scalar(
+        select(func.min(Timer.due_at)).where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None))
     )
 
 
