@@ -58,7 +58,7 @@ def test_the_twitter_promise_of_traslado_de_linea():
         ("Le estaremos dando seguimiento por correo esta semana.", "contact", "email", local(13)),
         ("Te respondemos por MD.", "contact", "dm", local(12)),
         ("El reembolso se realizará en un plazo de 3 a 5 días hábiles.", "refund", None, local(17)),
-        ("Se le abonará el importe en su próxima factura.", "refund", None, local(12)),
+        ("Se le abonará el importe en su próxima factura.", "refund", None, local(24)),
         ("Su pedido llegará el jueves.", "other", None, local(12)),
         ("Le llamamos mañana, ¿le parece bien?", "callback", "phone", local(11)),
         (
@@ -74,7 +74,7 @@ def test_the_twitter_promise_of_traslado_de_linea():
             local(17),
         ),
         # English
-        ("We'll send a replacement.", "replacement", None, local(12)),
+        ("We'll send a replacement.", "replacement", None, local(24)),
         ("We will call you back within 24 hours.", "callback", "phone", local(11, 10, 0)),
         ("You'll get your refund in 3-5 working days.", "refund", None, local(17)),
         ("I'll DM you today.", "contact", "dm", local(10)),
@@ -108,7 +108,7 @@ def test_promises(text, kind, channel, due):
         "Ya le enviamos la pieza la semana pasada.",
         "Le hemos enviado un correo con los detalles.",
         "Le enviamos adjunta la factura.",
-        "Escríbenos por DM y lo revisamos.",
+        "Envíenos la factura y le llamamos.",
         "Gracias por escribirnos.",
         "Les escribimos desde el equipo de atención al cliente.",
         "Le informamos que su pedido ha sido enviado.",
@@ -141,6 +141,33 @@ def test_not_promises(text):
     assert propose_commitments(text, None, SENT) == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Escríbenos por DM y lo revisamos.",
+        "Sentimos que no fuera como esperabas. ¿Nos escribes por privado y nos cuentas qué pasó?",
+        "¿Nos mandas un MD con tu número de pedido?",
+        "DM us and we'll sort it out.",
+        "Please send us a direct message with your order number.",
+    ],
+)
+def test_an_invitation_to_talk_privately_is_an_offer(text):
+    [offer] = propose_commitments(text, None, SENT)
+    assert (offer.kind, offer.channel, offer.text) == (
+        "offer",
+        "dm",
+        "follow up if the customer writes privately",
+    )
+    assert offer.due_at == local(17)  # open for a week
+
+
+@pytest.mark.parametrize(
+    "text", ["No hace falta que nos escribas por privado.", "Te escribimos por privado mañana."]
+)
+def test_what_is_not_an_invitation(text):
+    assert all(p.kind != "offer" for p in propose_commitments(text, None, SENT))
+
+
 def test_several_promises_and_spans():
     text = "Gracias por su paciencia. Le llamamos mañana y le enviamos el reembolso en 5 días. Un saludo."
     found = propose_commitments(text, "es", SENT)
@@ -150,8 +177,11 @@ def test_several_promises_and_spans():
 
 
 def test_default_due_and_time_zone():
-    # No time said: end of the day after tomorrow, local time.
-    assert one("We'll send a replacement.").due_at == local(12)
+    # No time said: end of the day after tomorrow, local time...
+    assert one("We'll call you back.").due_at == local(12)
+    # ...but a parcel or a refund has two weeks to arrive.
+    assert one("We'll send a replacement.").due_at == local(24)
+    assert one("Te mandamos un Kai nuevo y un pequeño regalo.").kind == "replacement"
     # 23:30 in Madrid on the 10th is already the 10th at 22:30 UTC: "hoy" is the Madrid day.
     late = datetime(2026, 3, 10, 23, 30, tzinfo=MADRID)
     assert propose_commitments("Te escribimos hoy por DM.", "es", late)[0].due_at == local(10)

@@ -328,3 +328,70 @@ def test_a_merge_brings_the_promises_along(api, runtime):
     assert len(promises) == 1 and promises[0]["customer_id"] == one["customer_id"]
     # The old id still answers, through the merge.
     assert api.get(f"/api/v1/customers/{two['customer_id']}/commitments").json()[0]["id"] == promises[0]["id"]
+
+
+def test_an_offer_to_talk_privately_waits_on_the_customer_then_becomes_a_promise(api, client, runtime):
+    set_clock(api, "2026-03-10T09:00:00+01:00")
+    people = make_team(api)
+    accepted = daniel_on_twitter(api, people)
+    customer_id, conversation_id = accepted["customer_id"], accepted["conversation_id"]
+    sara_headers = login(client, "sara")
+    reply = client.post(
+        f"/api/v1/conversations/{conversation_id}/replies",
+        json={"text": "Lo sentimos, Daniel. ¿Nos escribes por privado y lo vemos?", "public": True},
+        headers=sara_headers,
+    )
+    assert reply.status_code == 202, reply.text
+    [offer] = api.get(f"/api/v1/customers/{customer_id}/commitments").json()
+    assert (offer["kind"], offer["channel"], offer["text"]) == (
+        "offer",
+        "dm",
+        "follow up if the customer writes privately",
+    )
+    assert offer["due_at"].startswith("2026-03-17T22:59")  # the offer stays open a week
+
+    # Days pass without a private message: nobody is alerted, the offer is just waiting.
+    set_clock(api, "2026-03-14T10:00:00+01:00")
+    assert notifications(runtime) == []
+    # Daniel writes privately: now the team owes him an answer there within a day.
+    api.message(channel="twitter", external_id="dm-1", author="@danielr", text="Os escribo por aquí.")
+    promise = api.get(f"/api/v1/commitments/{offer['id']}").json()
+    assert (promise["kind"], promise["status"], promise["text"]) == (
+        "contact",
+        "open",
+        "answer the customer's private message",
+    )
+    assert promise["due_at"].startswith("2026-03-15T09:00")
+    assert [e["type"] for e in events(api, "commitment.offer_taken_up")] == ["commitment.offer_taken_up"]
+    # Unanswered a day later: Sara and her lead hear of it.
+    set_clock(api, "2026-03-15T10:30:00+01:00")
+    assert (people["sara"]["id"], "commitment.due") in notifications(runtime)
+    # A private answer keeps it.
+    client.post(
+        f"/api/v1/conversations/{conversation_id}/replies",
+        json={"text": "Gracias, Daniel, ya lo tenemos.", "public": False},
+        headers=login(client, "sara"),
+    )
+    assert api.get(f"/api/v1/commitments/{offer['id']}").json()["status"] == "fulfilled"
+
+
+def test_an_offer_nobody_takes_up_lapses_quietly(api, client, runtime):
+    set_clock(api, "2026-03-10T09:00:00+01:00")
+    people = make_team(api)
+    accepted = daniel_on_twitter(api, people)
+    reply = client.post(
+        f"/api/v1/conversations/{accepted['conversation_id']}/replies",
+        json={"text": "DM us and we will sort it out.", "public": True},
+        headers=login(client, "sara"),
+    )
+    assert reply.status_code == 202, reply.text
+    [offer] = api.get(f"/api/v1/customers/{accepted['customer_id']}/commitments").json()
+    assert offer["kind"] == "offer"
+    # Another public post is not taking it up.
+    api.message(channel="twitter", external_id="tw-2", author="@danielr", text="Ni caso.", public=True)
+    assert api.get(f"/api/v1/commitments/{offer['id']}").json()["kind"] == "offer"
+    set_clock(api, "2026-03-18T09:00:00+01:00")
+    lapsed = api.get(f"/api/v1/commitments/{offer['id']}").json()
+    assert lapsed["status"] == "cancelled"
+    assert notifications(runtime) == []
+    assert len(events(api, "commitment.lapsed")) == 1

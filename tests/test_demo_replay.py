@@ -205,3 +205,16 @@ def test_the_demo_loads_every_shared_scenario(runtime, cheap_passwords):
     result = load_demo(runtime, folder=SCENARIOS)
     assert result["failed"] == {}
     assert len(result["loaded"]) == 7
+    # The stories' agents made their replies: the promise on Twitter is confirmed, owned by the
+    # social-care agent, and on Daniel's timeline; the gift of "minifigura" was recorded as given.
+    from cuida.commitments.models import Commitment
+    from cuida.goodwill.models import GoodwillGesture
+
+    with runtime.db.sessions() as session:
+        social = session.scalar(select(Agent).where(Agent.email == "social-care@demo.cuida.local"))
+        promise = session.scalar(
+            select(Commitment).where(Commitment.channel == "dm", Commitment.kind == "contact")
+        )
+        assert promise is not None and promise.status == "open" and promise.owner_agent_id == social.id
+        gift = session.scalar(select(GoodwillGesture).where(GoodwillGesture.cost == 12))
+        assert gift is not None and gift.status == "granted" and gift.kind == "replacement"

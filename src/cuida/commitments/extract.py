@@ -10,10 +10,16 @@ What is NOT a promise, by decision:
 - negations and hedges ("no podemos prometerle nada", "quizá le llamemos", "we might call");
 - the past ("le llamamos ayer", "ya le enviamos la pieza", "we called you yesterday");
 - conditionals ("si nos envía la factura, le llamaremos", "once you send us the receipt we'll refund
-  you") and promises that follow a request to the customer ("escríbenos por DM y lo revisamos"): the
+  you") and promises that follow a request to the customer ("envíenos la factura y le llamamos"): the
   promise waits on the customer, so no due date can be set when the reply is sent. The agent creates
   one by hand when the condition is met;
 - the message itself ("le escribimos para informarle", "le enviamos adjunta la factura").
+
+One conditional is kept, as kind "offer": an invitation to take the talk private ("¿Nos escribes por
+privado?", "escríbenos por DM y lo vemos", "DM us and we'll sort it out"). Taking a public complaint
+private is a promise to follow up if the customer writes; the offer stays open OFFER_DAYS, and the
+commitments service turns it into a due promise when the customer takes it up (or lets it lapse
+quietly when they do not).
 """
 
 from __future__ import annotations
@@ -25,9 +31,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-KINDS = ("contact", "callback", "refund", "replacement", "repair", "visit", "other")
+KINDS = ("contact", "callback", "refund", "replacement", "repair", "visit", "offer", "other")
 DEFAULT_DAYS = 2  # no time said: end of the day after tomorrow
+# ...except where something must travel or be arranged: a parcel, a refund through the bank, a
+# repair or a visit take longer, and a promise due in two days would be "overdue" by design.
+DEFAULT_DAYS_BY_KIND = {"replacement": 14, "refund": 14, "repair": 14, "visit": 7}
 END_OF_DAY = time(23, 59)
+OFFER_DAYS = 7  # how long an invitation to write privately stays open
 
 
 @dataclass(frozen=True)
@@ -276,6 +286,7 @@ _OBJECT_KINDS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"\b(sustitucion|reemplazo|recambio|repuesto|pieza|uno nuevo|una nueva|otro nuevo|otra nueva|"
+            r"(?:un|una|otro|otra) \w+ (?:nuevo|nueva)|"
             r"(?:nuevo|otro) (?:router|terminal|equipo|aparato|producto|movil|telefono|dispositivo|modem|"
             r"decodificador|cargador)|replacement|new one|spare|part|new (?:unit|device|router|phone|"
             r"handset|product|modem))\b"
@@ -324,6 +335,17 @@ _REQUEST = re.compile(
     r"indiquenos|llamanos|llamenos|contactanos|contactenos|dejanos|dejenos|pasanos|compartenos|"
     r"por favor,? (?:envie|envia|mande|manda|facilite|facilita|indique|indica|escriba|escribe)|"
     r"(?:send|dm|message|email|give|call|tell|contact) us|please (?:send|reply|call|provide|confirm|share))\b"
+)
+# An invitation to continue in private: "¿nos escribes por privado?", "escríbenos por DM", "DM us".
+_PRIVATELY = (
+    r"(?:por |al |en |un |una |via )?(?:privado|md|dm|dms|mensaje directo|mensaje privado|inbox|interno|"
+    r"direct message|private message|privately)"
+)
+_OFFER = re.compile(
+    r"\b(?:(?:nos )?(?:escribes|escribis|escribenos|escribanos|mandas|mandanos|"
+    r"mandenos|envias|envianos|envienos|contactas|contactanos|contactenos|hablamos|seguimos)|"
+    r"(?:dm|message|write to|contact|email|ping) us|drop us|send us)\b[^.!?]{0,40}?\b" + _PRIVATELY + r"\b"
+    r"|\b(?:dm|message) us\b"
 )
 # The reply itself, not a future act: "le escribimos para informarle", "le enviamos adjunta la factura".
 _CURRENT_ACT = re.compile(
@@ -864,6 +886,21 @@ def propose_commitments(
         if end <= start:
             continue
         sentence = text[start:end]
+        offer = _OFFER.search(fold(sentence))
+        if offer is not None and not _NEGATION.search(fold(sentence)[: offer.start()]):
+            proposals.append(
+                Proposal(
+                    kind="offer",
+                    text="follow up if the customer writes privately",
+                    source_text=sentence,
+                    start=start,
+                    end=end,
+                    due_at=_end_of(sent_at.astimezone(zone).date() + timedelta(days=OFFER_DAYS), zone),
+                    channel="dm",
+                    due_phrase=None,
+                )
+            )
+            continue  # what else the sentence says waits on the customer writing
         opening = sentence.find("¿")
         if opening == 0 or (opening < 0 and sentence.endswith("?")):
             continue  # a question offers, it does not promise
@@ -883,9 +920,8 @@ def propose_commitments(
             if due is None:
                 due = _find_due(folded_sentence, sent_at, zone)
             if due is None:
-                due = _Due(
-                    _end_of(sent_at.astimezone(zone).date() + timedelta(days=DEFAULT_DAYS), zone), None
-                )
+                days = DEFAULT_DAYS_BY_KIND.get(hit.kind, DEFAULT_DAYS)
+                due = _Due(_end_of(sent_at.astimezone(zone).date() + timedelta(days=days), zone), None)
             channel = hit.channel or ("phone" if hit.kind == "callback" else None)
             proposals.append(
                 Proposal(

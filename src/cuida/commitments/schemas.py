@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from cuida.channels.registry import check_channel
 from cuida.common.text import SafeStr
 
-Kind = Literal["contact", "callback", "refund", "replacement", "repair", "visit", "other"]
+Kind = Literal["contact", "callback", "refund", "replacement", "repair", "visit", "offer", "other"]
 Status = Literal["proposed", "open", "fulfilled", "cancelled"]
 
 

@@ -38,6 +38,7 @@ PENDING = ("proposed", "open")
 # replace this later; one zone is right for a Spanish care centre.
 TIME_ZONE = "Europe/Madrid"
 ESCALATE_AFTER = timedelta(hours=1)
+OFFER_FOLLOW_UP = timedelta(hours=24)  # an offer taken up: answer the private message within a day
 # Channels whose private messages are "direct messages" (a promise of a DM is kept by one of these).
 SOCIAL = frozenset(
     {"twitter", "instagram", "facebook", "tiktok", "youtube", "linkedin", "telegram", "whatsapp"}
@@ -92,7 +93,19 @@ def _key(commitment_id: int, step: str) -> str:
 
 def _arm(session: Session, commitment: Commitment) -> None:
     """(Re)schedule the due alert; the escalation is scheduled when the alert fires. Once alerted
-    for the current due time (overdue_alerted_at set), nothing changes: no second alert."""
+    for the current due time (overdue_alerted_at set), nothing changes: no second alert. An offer
+    raises no alert: it waits on the customer, and lapses at its due time if they never write."""
+    if commitment.kind == "offer":
+        timers.schedule(
+            session=session,
+            kind="commitment.offer_lapses",
+            key=_key(commitment.id, "lapse"),
+            due_at=commitment.due_at,
+            conversation_id=commitment.conversation_id,
+            payload={"commitment_id": commitment.id},
+            rearm=True,
+        )
+        return
     if commitment.overdue_alerted_at is not None:
         return
     timers.cancel(session=session, key=_key(commitment.id, "escalate"))
@@ -164,6 +177,42 @@ def _on_due(*, session: Session, timer: Timer, at: datetime) -> None:
         payload={"commitment_id": commitment.id},
         rearm=True,
     )
+
+
+@timers.on("commitment.offer_lapses")
+def _on_offer_lapses(*, session: Session, timer: Timer, at: datetime) -> None:
+    commitment = _pending_from_timer(session, timer)
+    if commitment is None or commitment.kind != "offer" or commitment.due_at > at:
+        return
+    commitment.status = "cancelled"
+    _publish(
+        session, "commitment.lapsed", commitment, SYSTEM, reason="the customer did not take up the offer"
+    )
+
+
+def take_up_offers(*, session: Session, message: Message) -> list[Commitment]:
+    """The customer wrote privately after we invited them to: each open offer becomes a promise to
+    answer them there, due OFFER_FOLLOW_UP later, alerting like any other."""
+    if message.direction != "in" or message.public or message.customer_id is None:
+        return []
+    customer_id = resolve(session=session, customer_id=message.customer_id).id
+    offers = session.scalars(
+        select(Commitment).where(
+            Commitment.customer_id == customer_id,
+            Commitment.kind == "offer",
+            Commitment.status.in_(PENDING),
+            Commitment.created_at <= message.occurred_at,
+        )
+    ).all()
+    for offer in offers:
+        timers.cancel(session=session, key=_key(offer.id, "lapse"))
+        offer.kind = "contact"
+        offer.text = "answer the customer's private message"
+        offer.due_at = message.occurred_at + OFFER_FOLLOW_UP
+        offer.status = "open"
+        _arm(session, offer)
+        _publish(session, "commitment.offer_taken_up", offer, SYSTEM, by_message_id=message.id)
+    return list(offers)
 
 
 @timers.on("commitment.escalate")
@@ -490,6 +539,15 @@ def _on_logged_outbound(*, session: Session, event: Event) -> None:
         return
     fulfil_by_contact(session=session, message=message)
     propose_from_message(session=session, message=message, actor=_actor_of(event))
+
+
+@subscribe("message.received")
+def _on_inbound(*, session: Session, event: Event) -> None:
+    if (event.payload or {}).get("direction") not in (None, "in") or event.message_id is None:
+        return
+    message = session.get(Message, event.message_id)
+    if message is not None:
+        take_up_offers(session=session, message=message)
 
 
 @subscribe("customer.merged")

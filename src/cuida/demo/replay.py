@@ -319,6 +319,7 @@ class Replayer:
             if recipient:
                 self._log_outbound(step, at, progress, recipient, parent, public, result)
                 self._hand_to_team(result, team_id)
+                self._confirm_promises(step, customer_id, result)
                 return
         conversation = self._latest_conversation(customer_id, step.channel)
         if conversation is not None:
@@ -338,6 +339,7 @@ class Replayer:
             )
         self._log_outbound(step, at, progress, recipient, parent, public, result)
         self._hand_to_team(result, team_id)
+        self._confirm_promises(step, customer_id, result)
 
     def _reply(self, step: Step, conversation: dict[str, Any], public: bool, result: StepResult) -> None:
         already = self._sent_before(conversation["customer_id"], step)
