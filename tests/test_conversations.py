@@ -180,3 +180,54 @@ def test_reply_on_unknown_channel_is_refused(api, channel):
         f"/api/v1/conversations/{accepted['conversation_id']}/replies", json={"text": "x", "channel": channel}
     )
     assert response.status_code == 422
+
+
+def test_the_api_keeps_another_teams_private_conversations_with_that_team(api, client):
+    """The same rule as the pages (conversations.access): an agent of billing cannot read the claims
+    team's private case through the JSON API, nor see its messages on the customer's timeline."""
+    for slug in ("claims", "billing"):
+        assert api.post("/api/v1/teams", json={"slug": slug, "name": slug}).status_code == 201
+    teams = {t["slug"]: t["id"] for t in api.get("/api/v1/teams").json()}
+    for email, role, team in (("bea@x.es", "agent", "billing"), ("mia@x.es", "manager", "billing")):
+        body = {"email": email, "name": email, "password": "a long password", "role": role}
+        assert api.post("/api/v1/agents", json={**body, "team_slugs": [team]}).status_code == 201
+    private = api.message(author="ana@x.es", external_id="p1", text="Mi reclamación del equipaje.")
+    api.patch(f"/api/v1/conversations/{private['conversation_id']}", json={"team_id": teams["claims"]})
+    public = api.message(
+        channel="twitter", author="@ana", external_id="t1", text="@Aero sin maleta", public=True
+    )
+
+    def as_agent(email: str) -> dict[str, str]:
+        client.cookies.clear()
+        login = client.post("/api/v1/auth/login", json={"email": email, "password": "a long password"})
+        assert login.status_code == 200, login.text
+        return {"X-CSRF-Token": login.json()["csrf_token"]}
+
+    headers = as_agent("bea@x.es")
+    hidden = private["conversation_id"]
+    for method, url in (
+        ("GET", f"/api/v1/conversations/{hidden}"),
+        ("GET", f"/api/v1/conversations/{hidden}/messages"),
+        ("GET", f"/api/v1/conversations/{hidden}/replies"),
+        ("GET", f"/api/v1/conversations/{hidden}/sla"),
+        ("POST", f"/api/v1/conversations/{hidden}/notes"),
+        ("PATCH", f"/api/v1/conversations/{hidden}"),
+    ):
+        response = client.request(
+            method, url, headers=headers, json={"text": "x"} if method != "GET" else None
+        )
+        assert response.status_code == 404, (method, url, response.text)
+        assert "another team" in response.json()["error"]["message"]
+    listed = {c["id"] for c in client.get("/api/v1/conversations", headers=headers).json()["items"]}
+    assert listed == {public["conversation_id"]}
+    timeline = client.get(f"/api/v1/customers/{private['customer_id']}/timeline", headers=headers).json()
+    assert all(item["conversation_id"] != hidden for item in timeline["items"])
+    assert (
+        client.get(f"/api/v1/conversations/{public['conversation_id']}", headers=headers).status_code == 200
+    )
+
+    # A manager, and an integration token, see everything.
+    headers = as_agent("mia@x.es")
+    assert client.get(f"/api/v1/conversations/{hidden}", headers=headers).status_code == 200
+    client.cookies.clear()
+    assert api.get(f"/api/v1/conversations/{hidden}").status_code == 200

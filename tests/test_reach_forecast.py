@@ -1,5 +1,6 @@
-"""Reach forecast: calibration on synthetic cascades with known parameters, sanity, bad input, speed,
-and the "vaqueros" story's numbers. No dataset needed."""
+"""Reach forecast: calibration on synthetic cascades with known parameters (a seed the model was not
+fitted on), sanity (stopped cascades, monotone in the count, deterministic), bad input, and the
+"vaqueros" story's numbers. No dataset needed."""
 
 from __future__ import annotations
 
@@ -26,17 +27,49 @@ def test_package_exposes_forecast():
     assert listening.Forecast is Forecast
 
 
-@pytest.mark.parametrize("window", [600.0, 3600.0])
-def test_interval_contains_true_final_on_synthetic_cascades(cascades, window):
-    inside_events = inside_counts = 0
+@pytest.mark.parametrize("window", [600.0, 3600.0, 21600.0])
+def test_80_percent_interval_covers_the_truth_at_its_rate_on_synthetic_cascades(cascades, window):
+    # The interval is calibrated on synthetic cascades: on fresh ones it must cover about 80%, neither
+    # much less (overconfident) nor much more (uselessly wide). 200 cascades: +-0.1 is ~3.5 sd.
+    inside_events = inside_counts = below = 0
     for c in cascades:
         fe = forecast_events(c.events_until(window), followers=c.params.root_followers, now=window)
         inside_events += fe.low <= c.final <= fe.high
+        below += c.final < fe.final
         polls = [t for t in POLL if t < window] + [window]
         fc = forecast(c.snapshots(polls), followers=c.params.root_followers)
         inside_counts += fc.low <= c.final <= fc.high
-    assert inside_events / len(cascades) >= 0.70
-    assert inside_counts / len(cascades) >= 0.70
+    n = len(cascades)
+    assert 0.70 <= inside_events / n <= 0.92
+    assert 0.70 <= inside_counts / n <= 0.92
+    assert 0.3 <= below / n <= 0.7  # the median is a median, not a floor or a ceiling
+
+
+def test_a_cascade_that_stopped_is_forecast_near_its_count():
+    # Reshares in the first hours, then a day of silence: nothing much is left to come.
+    times = np.sort(np.random.default_rng(1).uniform(0, 4 * 3600, 400))
+    events = [(float(t), 300.0) for t in times]
+    f = forecast_events(events, followers=20_000, now=2 * 86400)
+    assert f.observed == 400
+    assert f.final <= 400 * 1.1 and f.high <= 400 * 1.3
+    assert f.peak_passed
+
+
+def test_forecast_is_monotone_in_the_observed_count():
+    finals = [
+        forecast([(600, n // 4), (1800, n // 2), (3600, n)], followers=5000).final for n in range(8, 800, 8)
+    ]
+    assert all(b >= a for a, b in zip(finals, finals[1:], strict=False))
+    ev = [(float(30 * i), 200.0) for i in range(1, 200)]
+    finals = [forecast_events(ev[:k], followers=5000, now=6000).final for k in range(20, 200, 10)]
+    assert all(b >= a for a, b in zip(finals, finals[1:], strict=False))
+
+
+def test_forecast_is_deterministic(cascades):
+    c = max(cascades, key=lambda c: c.final)
+    a = forecast_events(c.events_until(3600), followers=c.params.root_followers, now=3600)
+    b = forecast_events(c.events_until(3600), followers=c.params.root_followers, now=3600)
+    assert a == b
 
 
 def test_median_error_on_synthetic_cascades_beats_observed_count(cascades):
@@ -127,11 +160,8 @@ def test_vaqueros_forecast_at_2h_is_large_and_spreading():
     assert math.isfinite(f.high)
 
 
-@pytest.mark.xfail(
-    reason="known limitation (docs/reach-forecast.md): from three counts in the first hour the 80% "
-    "interval tops out below the story's final 323 reshares; not tuned to this one case",
-    strict=False,
-)
-def test_vaqueros_interval_at_2h_contains_the_final_323():
+def test_vaqueros_interval_at_1h_contains_the_final_323():
+    # From three counts in the first hour the interval is wide (the synthetic prior keeps near-critical
+    # posts possible), but it must hold the story's final.
     f = forecast([(600, 6), (1800, 21), (3600, 58)], followers=2100)
     assert f.low <= 323 <= f.high

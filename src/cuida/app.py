@@ -48,6 +48,7 @@ def create_app(
     errors.install(app)
 
     from cuida.auth.api import router as auth_router
+    from cuida.automation.api import router as automation_router
     from cuida.clock.api import router as clock_router
     from cuida.commitments.api import router as commitments_router
     from cuida.contactability.api import router as contactability_router
@@ -56,8 +57,12 @@ def create_app(
     from cuida.events.api import router as events_router
     from cuida.goodwill.api import router as goodwill_router
     from cuida.ingest.api import router as ingest_router
+    from cuida.listening.api import router as listening_router
     from cuida.notifications.api import router as notifications_router
     from cuida.quarantine.api import router as quarantine_router
+    from cuida.ratings.api import pages as ratings_pages
+    from cuida.ratings.api import router as ratings_router
+    from cuida.routing.api import router as routing_router
     from cuida.search.api import router as search_router
     from cuida.sla.api import router as sla_router
     from cuida.triage.api import router as triage_router
@@ -77,11 +82,32 @@ def create_app(
         commitments_router,
         contactability_router,
         goodwill_router,
+        automation_router,
+        routing_router,
         notifications_router,
         quarantine_router,
+        ratings_router,
+        ratings_pages,
+        listening_router,
         clock_router,
         pages_router,
     ):
         app.include_router(router)
+    from cuida.web.admin_page import router as admin_page_router
+    from cuida.web.board import router as board_router
+    from cuida.web.customers_page import router as customers_page_router
+    from cuida.web.profile_page import router as profile_page_router
+
+    # The lead's board, customers, profile and admin pages.
+    for page_router in (board_router, customers_page_router, profile_page_router, admin_page_router):
+        app.include_router(page_router)
+    from cuida.web.conversation_page import router as conversation_page_router
+
+    app.include_router(conversation_page_router)  # the conversation screen (UI-2)
+    from cuida.web.assets import router as assets_router
+    from cuida.web.inbox import router as inbox_router
+
+    app.include_router(assets_router)  # /static/ (our css/js and htmx from its wheel)
+    app.include_router(inbox_router)  # the inbox (UI-1)
     app.add_middleware(errors.BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -69,6 +69,56 @@ class Settings(BaseSettings):
     )
     manual_clock_force: bool = Field(default=False, description="Allow the manual clock on PostgreSQL.")
     delivery_max_attempts: int = Field(default=8, ge=1, description="Send attempts before a reply fails.")
+    csat_delay_minutes: int = Field(
+        default=60,
+        ge=0,
+        description="Minutes after a conversation is resolved before its satisfaction survey (CSAT) is "
+        "sent; reopening it before then cancels the survey.",
+    )
+    csat_answer_days: int = Field(
+        default=7, ge=1, description="Days a survey's link and a 1-5 reply are accepted (and may be changed)."
+    )
+    csat_repeat_days: int = Field(
+        default=30,
+        ge=0,
+        description="A conversation resolved again within this many days gets no second survey.",
+    )
+    listening_alert_reshares: int = Field(
+        default=100,
+        ge=1,
+        description="Crisis alert when a mention's forecast final reshares (level crisis) or the top of its 80% "
+        "interval (level watch) reaches this.",
+    )
+    listening_alert_views: int = Field(
+        default=20_000,
+        ge=1,
+        description="The same line for mentions whose source gives views but no reshares (videos).",
+    )
+    listening_alert_other: int = Field(
+        default=1_000,
+        ge=1,
+        description="The same line for mentions with neither reshares nor views (likes, replies...).",
+    )
+    listening_alert_risk: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Crisis alert (level watch) when a mention's reputation-risk score reaches this.",
+    )
+    listening_alert_escalate_minutes: int = Field(
+        default=15,
+        ge=1,
+        description="A crisis alert nobody acknowledged within this many minutes is escalated to the managers.",
+    )
+    listening_reach_followers: int = Field(
+        default=10_000,
+        ge=1,
+        description="Author followers that weigh like a forecast at the alert line in the reputation-risk score.",
+    )
+    listening_spike_alerts: bool = Field(
+        default=True,
+        description="Check the brand's hourly mention volume for spikes (an hourly timer while mentions arrive).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("database_url", "redis_url", "secret_key", "base_url", mode="before")

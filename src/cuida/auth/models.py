@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cuida.db.base import Base, BigId, JsonDoc, UtcDateTime
@@ -38,6 +38,10 @@ class Agent(Base):
     role: Mapped[str] = mapped_column(String(16), default="agent")
     language: Mapped[str] = mapped_column(String(8), default="es")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Routing: an away agent gets no new conversations; capacity caps the open + pending ones
+    # assigned to them (null: no cap).
+    away: Mapped[bool] = mapped_column(Boolean, default=False)
+    capacity: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     teams: Mapped[list[Team]] = relationship(secondary=agent_teams, back_populates="members", lazy="selectin")
 

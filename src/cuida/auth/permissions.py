@@ -19,6 +19,11 @@ SCOPES = {
     "goodwill:request": "Record goodwill gestures (granted within the role's authority).",
     "goodwill:decide": "Approve or reject goodwill gestures above someone else's authority.",
     "goodwill:report": "Read the goodwill report (cost against outcome).",
+    "ratings:read": "Read customers' satisfaction ratings (CSAT) and the CSAT report.",
+    "automation:manage": "Create, change and test automation rules and canned replies.",
+    "routing:manage": "Set team routing modes, and other agents' presence and capacity.",
+    "listening:read": "Read mentions, their forecasts and risk, and crisis alerts.",
+    "listening:write": "Post engagement snapshots of mentions and acknowledge crisis alerts.",
     "admin": "Agents, teams, tokens and the manual clock.",
 }
 
@@ -34,11 +39,22 @@ _AGENT = {
     "triage:correct",
     "contactability:read",
     "goodwill:request",
+    "ratings:read",
+    "listening:read",
+    "listening:write",
+}
+# Leads and managers also run their teams: merges, goodwill decisions, automation and routing.
+_LEAD = _AGENT | {
+    "customers:merge",
+    "goodwill:decide",
+    "goodwill:report",
+    "automation:manage",
+    "routing:manage",
 }
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "agent": frozenset(_AGENT),
-    "lead": frozenset(_AGENT | {"customers:merge", "goodwill:decide", "goodwill:report"}),
-    "manager": frozenset(_AGENT | {"customers:merge", "goodwill:decide", "goodwill:report"}),
+    "lead": frozenset(_LEAD),
+    "manager": frozenset(_LEAD),
     "admin": frozenset(SCOPES),
 }
 

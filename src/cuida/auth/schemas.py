@@ -33,6 +33,8 @@ class AgentRead(BaseModel):
     role: str
     language: str
     active: bool
+    away: bool = False
+    capacity: int | None = None
     teams: list[TeamRef]
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from cuida.auth.models import Agent, AgentSession, ApiToken, Team
@@ -19,6 +19,7 @@ from cuida.common.errors import Conflict, Invalid, NotFound, Unauthorized
 from cuida.events.service import SYSTEM, Actor, publish
 
 SESSION_DAYS = 7
+AGENT_LANGUAGES = ("es", "en")  # the languages the pages are written in
 TOKEN_PREFIX = "cuida_"
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so timing does not reveal which emails exist.
@@ -206,3 +207,74 @@ def ensure_admin(*, session: Session, email: str, password: str | None) -> tuple
         session=session, data=AgentCreate(email=email, name="Admin", password=password, role="admin")
     )
     return agent, password
+
+
+# --- administration of agents (the admin pages) and an agent's own language ----------------------
+
+
+def get_agent(*, session: Session, agent_id: int) -> Agent:
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound(f"agent {agent_id} does not exist")
+    return agent
+
+
+def update_agent(
+    *,
+    session: Session,
+    agent_id: int,
+    actor: Actor,
+    role: str | None = None,
+    team_ids: list[int] | None = None,
+    active: bool | None = None,
+) -> Agent:
+    """Change an agent's role, teams or active flag. A deactivated agent's sessions end at once."""
+    agent = get_agent(session=session, agent_id=agent_id)
+    changes: dict[str, object] = {}
+    if role is not None and role != agent.role:
+        if role not in ROLES:
+            raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
+        changes["role"] = [agent.role, role]
+        agent.role = role
+    if team_ids is not None:
+        teams = [session.get(Team, team_id) for team_id in sorted(set(team_ids))]
+        missing = [tid for tid, team in zip(sorted(set(team_ids)), teams, strict=True) if team is None]
+        if missing:
+            raise Invalid(f"team(s) {', '.join(map(str, missing))} do not exist", field="team_ids")
+        before = sorted(t.id for t in agent.teams)
+        after = sorted(t.id for t in teams if t is not None)
+        if before != after:
+            changes["team_ids"] = [before, after]
+            agent.teams = [t for t in teams if t is not None]
+    if active is not None and active != agent.active:
+        if not active and actor.type == "agent" and actor.id == agent.id:
+            raise Invalid("you cannot deactivate yourself", field="active")
+        changes["active"] = [agent.active, active]
+        agent.active = active
+        if not active:
+            session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
+    if changes:
+        session.flush()
+        publish(
+            session=session,
+            type="agent.updated",
+            actor=actor,
+            payload={"agent_id": agent.id, "changes": changes},
+        )
+    return agent
+
+
+def set_language(*, session: Session, agent_id: int, language: str, actor: Actor) -> Agent:
+    """The language every page speaks to this agent."""
+    if language not in AGENT_LANGUAGES:
+        raise Invalid(f"language must be one of {', '.join(AGENT_LANGUAGES)}", field="language")
+    agent = get_agent(session=session, agent_id=agent_id)
+    if agent.language != language:
+        agent.language = language
+        publish(
+            session=session,
+            type="agent.updated",
+            actor=actor,
+            payload={"agent_id": agent.id, "changes": {"language": language}},
+        )
+    return agent

@@ -38,6 +38,11 @@ class Answer(BaseModel):
         description="When the customer becomes contactable again if nothing changes; null when they are "
         "contactable now, or when it is unknown (an open case) or indefinite (an opt-out)."
     )
+    until_condition: str | None = Field(
+        default=None,
+        description="When `until` cannot be a date: what must happen first, in words ('the open complaint "
+        "is resolved, then a 14-day cooling period').",
+    )
     checked_at: datetime
 
 

@@ -37,9 +37,11 @@ from cuida.conversations.service import lock_customer
 from cuida.customers.identity import IdentityError, identity_key
 from cuida.customers.models import Customer, Identity
 from cuida.customers.service import resolve
+from cuida.db import txcache
 from cuida.events.models import Event
 from cuida.events.service import SYSTEM, Actor, publish, subscribe
 from cuida.notifications.service import leads_of, managers, notify
+from cuida.ratings.service import last_rating
 from cuida.timers.models import Timer
 from cuida.timers.service import cancel, on, schedule
 
@@ -144,6 +146,7 @@ class _Facts:
             purpose=purpose,  # type: ignore[arg-type]
             reasons=reasons,
             until=until,
+            until_condition=_until_condition(reasons) if not contactable and until is None else None,
             checked_at=self.at,
         )
 
@@ -152,6 +155,25 @@ class _Facts:
         if self.next_due is not None:
             moments.append(self.next_due)
         return min(moments) if moments else None
+
+
+# What ends a reason that has no date of its own, in the words a campaign manager reads.
+_ENDS_WHEN = {
+    "opted_out": "the customer opts back in",
+    "open_complaint": "the open complaint is resolved",
+    "churn_threat": "the case where they threatened to leave is resolved",
+    "legal_threat": "the case where they threatened legal action is resolved",
+    "public_escalation_threat": "the case where they threatened to go public is resolved",
+    "overdue_commitment": "the overdue promise is kept",
+}
+
+
+def _until_condition(reasons: list[Reason]) -> str:
+    ends = list(dict.fromkeys(_ENDS_WHEN.get(r.code, r.detail) for r in reasons if r.until is None))
+    text = ", and ".join(ends) if len(ends) < 3 else ", ".join(ends[:-1]) + ", and " + ends[-1]
+    if any(r.code != "opted_out" and r.until is None for r in reasons):
+        text += f"; then a {COOLING_PERIOD.days}-day cooling period without a negative word"
+    return text[:1].upper() + text[1:]
 
 
 def _day(at: datetime) -> str:
@@ -206,6 +228,11 @@ def _facts(session: Session, family: list[int], at: datetime) -> _Facts:
         if _part(triage, "sentiment")
     ]
     last_mood = moods[-1] if moods else None
+    last_word = "message"
+    # A CSAT answer more recent than their last message is their last word.
+    rating = last_rating(session=session, customer_ids=family, at=at)
+    if rating is not None and (last_mood is None or rating.answered_at >= last_mood[0]):
+        last_mood, last_word = (rating.answered_at, rating.mood), f"rating ({rating.score}/5)"
     complaint_since: dict[int, datetime] = {}
     for _id, conversation_id, occurred_at, triage in inbound:
         complaint = _part(triage, "complaint")
@@ -224,7 +251,7 @@ def _facts(session: Session, family: list[int], at: datetime) -> _Facts:
             )
         else:
             # Released after the cooling period only if their last word was not negative; a negative
-            # one holds it until that message is TREND_WINDOW old (ratings will count here too).
+            # one (message or rating) holds it until it is TREND_WINDOW old.
             until = resolved + COOLING_PERIOD
             detail = (
                 f"complaint in conversation {conversation_id} resolved on {_day(resolved)}; "
@@ -232,7 +259,7 @@ def _facts(session: Session, family: list[int], at: datetime) -> _Facts:
             )
             if last_mood is not None and last_mood[1] == "negative" and last_mood[0] + TREND_WINDOW > until:
                 until = last_mood[0] + TREND_WINDOW
-                detail += f"; their last message ({_day(last_mood[0])}) was negative"
+                detail += f"; their last {last_word} ({_day(last_mood[0])}) was negative"
             if until > at:
                 facts.case_reasons.append(
                     Reason(code="recently_resolved_complaint", detail=detail, since=resolved, until=until)
@@ -484,14 +511,25 @@ def refresh(*, session: Session, customer_id: int, cause: str) -> list[Contactab
         customer = resolve(session=session, customer_id=customer_id)
     except NotFound:
         return []
-    # One refresher per customer at a time, so two transactions cannot push the same flip twice.
-    lock_customer(session, customer.id)
+    # One refresher per customer at a time, so two transactions cannot push the same flip twice
+    # (ingest locks a batch's customers up front: not asked for again).
+    if not txcache.is_locked(session, "customers", customer.id):
+        lock_customer(session, customer.id)
     at = now(session=session)
     facts = _facts(session, _family(session, customer.id), at)
     states = []
+    known = {
+        row.purpose: row
+        for row in session.scalars(
+            select(ContactabilityState).where(
+                ContactabilityState.customer_id == customer.id,
+                ContactabilityState.purpose.in_(TRACKED_PURPOSES),
+            )
+        )
+    }  # both purposes in one query: this runs for most inbound messages
     for purpose in TRACKED_PURPOSES:
         answer = facts.answer(customer_id=customer.id, purpose=purpose)
-        state = session.get(ContactabilityState, (customer.id, purpose))
+        state = known.get(purpose)
         if state is None:
             if answer.contactable:
                 continue  # no row means never pushed: campaign tools treat such customers as contactable
@@ -594,6 +632,7 @@ def _on_conversation_updated(*, session: Session, event: Event) -> None:
 
 @subscribe(
     "customer.merged",
+    "rating.received",
     "commitment.created",
     "commitment.proposed",
     "commitment.confirmed",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
 
-from cuida.conversations import service
+from cuida.conversations import access, service
+from cuida.conversations.models import Conversation
 from cuida.conversations.schemas import (
     AssignRequest,
     ConversationPage,
@@ -22,6 +24,10 @@ from cuida.runtime import Runtime
 from cuida.web.deps import Principal, get_runtime, require
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+
+
+def _visible(session: Session, principal: Principal, conversation_id: int) -> Conversation:
+    return access.get_for(session, principal, conversation_id)
 
 
 @router.get("", response_model=ConversationPage)
@@ -56,6 +62,11 @@ def list_conversations(
             sort=sort,
             cursor=cursor,
             limit=limit,
+            visible=access.visible_clause(
+                role=principal.role, agent_id=principal.id, team_ids=principal.team_ids
+            )
+            if principal.kind == "agent"
+            else None,
         )
         return ConversationPage(
             items=[ConversationRead.model_validate(c) for c in rows], next_cursor=next_cursor
@@ -69,9 +80,7 @@ def get_conversation(
     principal: Principal = Depends(require("conversations:read")),
 ) -> ConversationRead:
     with runtime.db.sessions() as session:
-        return ConversationRead.model_validate(
-            service.get_conversation(session=session, conversation_id=conversation_id)
-        )
+        return ConversationRead.model_validate(_visible(session, principal, conversation_id))
 
 
 @router.patch("/{conversation_id}", response_model=ConversationRead)
@@ -83,6 +92,7 @@ def update_conversation(
 ) -> ConversationRead:
     """Change status, priority, team or subject."""
     with runtime.db.session() as session:
+        _visible(session, principal, conversation_id)
         conversation = service.update_conversation(
             session=session, conversation_id=conversation_id, data=data, actor=principal.actor
         )
@@ -97,6 +107,7 @@ def assign(
     principal: Principal = Depends(require("conversations:write")),
 ) -> ConversationRead:
     with runtime.db.session() as session:
+        _visible(session, principal, conversation_id)
         conversation = service.assign(
             session=session, conversation_id=conversation_id, data=data, actor=principal.actor
         )
@@ -110,6 +121,7 @@ def messages(
     principal: Principal = Depends(require("conversations:read")),
 ) -> list[MessageRead]:
     with runtime.db.sessions() as session:
+        _visible(session, principal, conversation_id)
         return [
             MessageRead.model_validate(m)
             for m in service.messages_of(session=session, conversation_id=conversation_id)
@@ -129,6 +141,7 @@ def reply(
     stop it (422 `tone_guard`, with the offending spans and a respectful wording), whoever sends it."""
     _guard_tone(data.text, principal)
     with runtime.db.session() as session:
+        _visible(session, principal, conversation_id)
         message, delivery = service.add_reply(
             session=session,
             conversation_id=conversation_id,
@@ -166,6 +179,7 @@ def replies(
 ) -> list[ReplyRead]:
     """Every reply of the conversation with its delivery status."""
     with runtime.db.sessions() as session:
+        _visible(session, principal, conversation_id)
         return [
             ReplyRead(message=MessageRead.model_validate(m), delivery=DeliveryRead.model_validate(d))
             for m, d in service.deliveries_of(session=session, conversation_id=conversation_id)
@@ -181,6 +195,7 @@ def note(
 ) -> MessageRead:
     """An internal note: seen by every department, never sent to the customer."""
     with runtime.db.session() as session:
+        _visible(session, principal, conversation_id)
         return MessageRead.model_validate(
             service.add_note(
                 session=session,

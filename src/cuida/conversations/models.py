@@ -30,6 +30,7 @@ class Conversation(Base):
     subject: Mapped[str | None] = mapped_column(String(300))
     risk_score: Mapped[float] = mapped_column(Float, default=0.0)
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    tags: Mapped[list[str]] = mapped_column(JsonDoc, default=list)  # set by agents or automation rules
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -28,6 +28,7 @@ class ConversationRead(BaseModel):
     subject: str | None
     risk_score: float
     is_public: bool
+    tags: list[str] = Field(default_factory=list)
     message_count: int
     created_at: datetime
     updated_at: datetime
@@ -40,6 +41,11 @@ class ConversationRead(BaseModel):
     @classmethod
     def _priority_name(cls, value: Any) -> Any:
         return PRIORITIES[value] if isinstance(value, int) else value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _no_tags(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class ConversationPage(BaseModel):
@@ -89,6 +95,12 @@ class ReplyCreate(BaseModel):
     public: bool = Field(default=False, description="Public post (true) or private/direct (false).")
     recipient: SafeStr | None = Field(
         default=None, max_length=320, description="Defaults to the customer's identity on the channel."
+    )
+    status: Literal["open", "pending", "resolved"] | None = Field(
+        default=None,
+        description="The case's status once sent. By default: pending (waiting on the customer), "
+        "unless the reply says the team is still working on it ('su reclamación está en estudio', "
+        "'we are looking into it'), which keeps it open so its resolution clock keeps running.",
     )
 
     @field_validator("channel")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,8 +17,11 @@ from cuida.conversations.models import PRIORITIES, Conversation, Delivery, Messa
 from cuida.conversations.schemas import AssignRequest, ConversationUpdate, NoteCreate, ReplyCreate
 from cuida.customers.models import Customer, Identity
 from cuida.db.base import affected_rows
-from cuida.events.service import SYSTEM, Actor, publish
-from cuida.search.text import index_text
+from cuida.events.models import Event
+from cuida.events.service import SYSTEM, Actor, publish, subscribe
+from cuida.notifications.models import Notification
+from cuida.notifications.service import leads_of, managers, notify
+from cuida.search.text import fold, index_text
 
 OPEN_STATES = ("open", "pending", "snoozed")
 
@@ -171,10 +175,14 @@ def list_conversations(
     sort: str = "priority",
     cursor: str | None = None,
     limit: int = 50,
+    visible: Any = None,
 ) -> tuple[list[Conversation], str | None]:
+    """`visible`: a WHERE clause limiting the list to what the caller may see (conversations.access)."""
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}", field="sort")
     query = select(Conversation)
+    if visible is not None:
+        query = query.where(visible)
     if status:
         query = query.where(Conversation.status.in_(status))
     if assignee_id is not None:
@@ -360,8 +368,11 @@ def add_reply(
     )
     session.add(message)
     _count_message(conversation, message, at)
-    if conversation.status == "open":
-        conversation.status = "pending"  # waiting on the customer now
+    status = data.status or ("open" if _still_working_on_it(data.text) else "pending")
+    before = conversation.status
+    if status != before and (before == "open" or data.status):
+        conversation.status = status
+        conversation.resolved_at = at if status == "resolved" else None
     session.flush()
     delivery = Delivery(
         message_id=message.id,
@@ -382,7 +393,30 @@ def add_reply(
         message_id=message.id,
         payload={"channel": channel, "public": data.public, "delivery_id": delivery.id},
     )
+    if conversation.status != before:
+        publish(
+            session=session,
+            type="conversation.updated",
+            actor=actor,
+            customer_id=conversation.customer_id,
+            conversation_id=conversation.id,
+            message_id=message.id,
+            payload={"status": [before, conversation.status]},
+        )
     return message, delivery
+
+
+# A reply that says the case is still being worked on leaves the ball with the team, not the customer.
+_WORKING_ON_IT = re.compile(
+    r"\b(en (?:estudio|tramite|revision|curso)|estamos (?:revisando|estudiando|analizando|mirando|"
+    r"investigando|gestionando|tramitando|valorando)|lo (?:estamos )?(?:revisamos|estudiamos|miramos|"
+    r"investigamos|valoramos)|under (?:review|investigation)|(?:we are|we're) (?:looking into|reviewing|"
+    r"investigating|checking|working on))\b"
+)
+
+
+def _still_working_on_it(text: str) -> bool:
+    return bool(_WORKING_ON_IT.search(fold(text)))
 
 
 def add_note(
@@ -534,3 +568,99 @@ def due_deliveries(*, session: Session, limit: int) -> list[int]:
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+# -- priority from what a message says ---------------------------------------------------------
+# Triage sets a floor under the conversation's priority, never a ceiling: an agent's or a rule's
+# higher choice stands, and a calm message never lowers a case that was raised. A threat to sue or
+# to go public also tells the leads at once, whatever the SLA clocks say.
+THREATS = ("legal_threat", "public_escalation_threat")
+RAISING = ("churn_threat", "escalation_request", *THREATS)
+REACH_FOR_URGENT = 1000  # followers: a public threat from an author this visible is urgent
+
+
+def triage_priority(message: Message) -> tuple[int, list[str]]:
+    """The priority a message's triage asks for (index into PRIORITIES), and why."""
+    triage: dict[str, Any] = message.triage or {}
+    intents = {k: float(v) for k, v in (triage.get("intents") or {}).items() if float(v) >= 0.5}
+    reasons = [name.replace("_", " ") for name in RAISING if name in intents]
+    level = PRIORITIES.index("normal")
+    if reasons:
+        level = PRIORITIES.index("high")
+        visible = message.public and (message.author_followers or 0) >= REACH_FOR_URGENT
+        if visible and any(name in intents for name in THREATS):
+            level = PRIORITIES.index("urgent")
+            reasons.append(f"public, {message.author_followers} followers")
+    urgency: dict[str, Any] = triage.get("urgency") or {}
+    if not reasons and urgency.get("label") == "high":
+        level = PRIORITIES.index("high")
+        reasons.append("urgent: " + ", ".join(urgency.get("reasons") or []))
+    return level, reasons
+
+
+def raise_priority_from_triage(*, session: Session, message: Message) -> Conversation | None:
+    """Lift the conversation to what the message asks for; returns it when it was raised."""
+    if message.conversation_id is None or message.direction != "in":
+        return None
+    conversation = session.get(Conversation, message.conversation_id)
+    level, reasons = triage_priority(message)
+    if conversation is None or level <= conversation.priority:
+        return None
+    before = PRIORITIES[conversation.priority]
+    conversation.priority = level
+    conversation.updated_at = now(session=session)
+    publish(
+        session=session,
+        type="conversation.updated",
+        customer_id=conversation.customer_id,
+        conversation_id=conversation.id,
+        message_id=message.id,
+        payload={"priority": [before, PRIORITIES[level]], "reasons": reasons},
+    )
+    return conversation
+
+
+THREAT_ALERT_QUIET = timedelta(hours=24)  # one alert per case and day, however many threats follow
+
+
+def alert_threats(*, session: Session, message: Message) -> list[Notification]:
+    """Tell the case's leads (managers when it has no team) of a threat to sue or to go public."""
+    if message.conversation_id is None or message.direction != "in":
+        return []
+    triage: dict[str, Any] = message.triage or {}
+    intents: dict[str, Any] = triage.get("intents") or {}
+    threats = [name.replace("_", " ") for name in THREATS if float(intents.get(name, 0)) >= 0.5]
+    conversation = session.get(Conversation, message.conversation_id)
+    if not threats or conversation is None:
+        return []
+    at = now(session=session)
+    recent = session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.conversation_id == conversation.id,
+            Notification.kind == "conversation.threat",
+            Notification.created_at > at - THREAT_ALERT_QUIET,
+        )
+        .limit(1)
+    )
+    if recent is not None:
+        return []
+    leads = leads_of(session=session, team_id=conversation.team_id) if conversation.team_id else []
+    return notify(
+        session=session,
+        agent_ids=leads or managers(session=session),
+        kind="conversation.threat",
+        text=f"{' and '.join(threats).capitalize()} in conversation {conversation.id} "
+        f"(priority {PRIORITIES[conversation.priority]})",
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+        payload={"threats": threats, "priority": PRIORITIES[conversation.priority], "message_id": message.id},
+    )
+
+
+@subscribe("message.triaged")
+def _message_triaged(*, session: Session, event: Event) -> None:
+    message = session.get(Message, event.message_id) if event.message_id is not None else None
+    if message is not None:
+        raise_priority_from_triage(session=session, message=message)
+        alert_threats(session=session, message=message)

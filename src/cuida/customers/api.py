@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
+from cuida.conversations import access
 from cuida.customers import service
 from cuida.customers.schemas import (
     CustomerCreate,
@@ -113,10 +114,15 @@ def timeline(
     runtime: Runtime = Depends(get_runtime),
     principal: Principal = Depends(require("customers:read")),
 ) -> Timeline:
-    """Every message to or from the customer, on every channel, newest first."""
+    """Every message to or from the customer, on every channel, newest first (for an agent, what
+    they may see: conversations.access)."""
     with runtime.db.sessions() as session:
         customer, rows, next_cursor = service.timeline(
-            session=session, customer_id=customer_id, cursor=cursor, limit=limit
+            session=session,
+            customer_id=customer_id,
+            cursor=cursor,
+            limit=limit,
+            visible=access.clause_for(principal),
         )
         items = [
             TimelineItem(

@@ -248,11 +248,20 @@ def _escape_like(value: str) -> str:
 
 
 def timeline(
-    *, session: Session, customer_id: int, cursor: str | None = None, limit: int = 50
+    *,
+    session: Session,
+    customer_id: int,
+    cursor: str | None = None,
+    limit: int = 50,
+    visible: Any = None,
 ) -> tuple[Customer, list[Message], str | None]:
-    """Everything the customer said or was told, on every channel, newest first."""
+    """Everything the customer said or was told, on every channel, newest first. `visible`: a WHERE
+    clause on Conversation (conversations.access): messages of other conversations are left out."""
     customer = resolve(session=session, customer_id=customer_id)
     query = select(Message).where(Message.customer_id == customer.id)
+    if visible is not None:
+        shown = select(Conversation.id).where(Conversation.customer_id == customer.id, visible)
+        query = query.where(or_(Message.conversation_id.is_(None), Message.conversation_id.in_(shown)))
     if cursor:
         at_text, last_id = decode_cursor(cursor)
         try:

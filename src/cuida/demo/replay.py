@@ -24,6 +24,7 @@ from rich.console import Console
 
 from cuida.customers.identity import EMAIL_CHANNELS, PHONE_CHANNELS, IdentityError, identity_key
 from cuida.demo.stories import (
+    Observation,
     ReplayError,
     Step,
     Story,
@@ -149,9 +150,13 @@ class Replayer:
         story: Story,
         start: str | datetime | None = None,
         on_step: Callable[[Step, StepResult], None] | None = None,
+        on_reading: Callable[[Step, StepResult], None] | None = None,
     ) -> Report:
         """Replay every step in order; `on_step` is called after each one, with the clock still at
-        that step's time (checks of a step's expectations go there)."""
+        that step's time (checks of a step's expectations go there). A step's `engagement:` readings
+        are posted as snapshots of its message at their own times, merged with the steps by time
+        (readings of a viral post can span days, past later steps); `on_reading` is called after
+        each, with a result of kind "snapshot" (also in the report, in time order)."""
         self._where = story.source
         begin = self._start(story, start)
         report = Report(story=story.name, source=story.source, start=begin)
@@ -161,7 +166,14 @@ class Replayer:
         progress = _Progress(story)
         if story.customer is not None:
             progress.customer_id = report.customer_id = self._ensure_customer(story.customer)
-        for step in story.steps:
+        for step, reading in _in_time_order(story):
+            if reading is not None:
+                self._where = f"{story.source}: step {step.index}, reading at {format_offset(reading.at)}"
+                result = self._reading(step, reading, begin + reading.at, progress)
+                report.steps.append(result)
+                if on_reading is not None:
+                    on_reading(step, result)
+                continue
             self._where = f"{story.source}: step {step.index} (at {step.raw_at})"
             result = self._replay_step(step, begin + step.at, progress, teams)
             report.steps.append(result)
@@ -177,7 +189,8 @@ class Replayer:
         clock = self._call("GET", "/api/v1/admin/clock").json()
         server_now = datetime.fromisoformat(clock["now"])
         if not self.use_clock:
-            return chosen or server_now - story.last_offset - DEMO_LAST_STEP_AGO
+            last = max([story.last_offset, *(r.at for _, r in _in_time_order(story) if r is not None)])
+            return chosen or server_now - last - DEMO_LAST_STEP_AGO
         if not clock["manual"]:
             raise ReplayError(
                 f"{story.source}: the server's manual clock is off; start Cuida with "
@@ -269,6 +282,41 @@ class Replayer:
             self._outbound(step, at, progress, result, teams)
             if step.goodwill:
                 self._goodwill(step, progress, result)
+        return result
+
+    def _reading(self, step: Step, reading: Observation, at: datetime, progress: _Progress) -> StepResult:
+        """Post one engagement reading of a step's message as a snapshot of its mention."""
+        result = StepResult(index=step.index, offset=reading.at, at=at, kind="snapshot", channel=step.channel)
+        if self.use_clock:
+            self._move_clock(at)
+        named = ("reshares", "replies", "likes", "views")
+        body: dict[str, Any] = {
+            "channel": step.channel,
+            "external_id": progress.external_id(step),
+            "observed_at": at.isoformat(),
+            **{k: v for k, v in reading.counts.items() if k in named},
+            "counts": {k: v for k, v in reading.counts.items() if k not in named},
+        }
+        response = self._call("POST", "/api/v1/mentions/snapshots", json=body, tolerate=(404,))
+        counts = ", ".join(f"{v} {k}" for k, v in reading.counts.items())
+        if response.status_code == 404:
+            result.done = f"{counts}: not recorded ({_error_message(response)})"
+            return result
+        answer = response.json()
+        mention = answer["mention"]
+        result.answers["snapshot"] = answer
+        result.ids.update(mention_id=mention["id"], message_id=mention["message_id"])
+        if answer.get("alert_id"):
+            result.ids["alert_id"] = answer["alert_id"]
+        forecast = mention.get("forecast")
+        result.done = f"snapshot of mention {mention['id']}: {counts}"
+        if forecast:
+            result.done += (
+                f"; forecast {forecast['final']:.0f} {forecast['metric']} "
+                f"(80%: {forecast['low']:.0f}-{forecast['high']:.0f}), risk {mention['risk_score']:.2f}"
+            )
+        if answer.get("alert_id"):
+            result.done += f"; crisis alert {answer['alert_id']}"
         return result
 
     def _inbound(self, step: Step, at: datetime, progress: _Progress, result: StepResult) -> None:
@@ -625,17 +673,23 @@ def _reply_target(step: Step, progress: _Progress) -> tuple[int | None, Step | N
     return (written[0][1]["customer_id"], None) if written else (None, None)
 
 
+def _in_time_order(story: Story) -> list[tuple[Step, Observation | None]]:
+    """The steps (reading None) and every step's engagement readings, by time; a step comes before
+    its own readings and before a reading at the same time (the post exists before it is read)."""
+    items: list[tuple[timedelta, int, int, Step, Observation | None]] = [
+        (step.at, 0, n, step, None) for n, step in enumerate(story.steps)
+    ]
+    items += [
+        (reading.at, 1, n, step, reading)
+        for n, step in enumerate(story.steps)
+        for reading in step.engagement
+        if step.kind == "inbound"
+    ]
+    return [(step, reading) for _, _, _, step, reading in sorted(items, key=lambda item: item[:3])]
+
+
 def _pending(step: Step) -> list[Pending]:
     pending = []
-    if step.engagement:
-        last = step.engagement[-1]
-        counts = ", ".join(f"{v} {k}" for k, v in last.counts.items())
-        pending.append(
-            Pending(
-                "listening",
-                f"{len(step.engagement)} engagement readings, reaching {counts} at +{format_offset(last.at)}",
-            )
-        )
     if step.extra:
         pending.append(Pending("unknown keys", ", ".join(sorted(step.extra))))
     return pending

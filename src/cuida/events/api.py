@@ -49,15 +49,15 @@ async def stream(
     request: Request,
     after: int | None = Query(None, ge=0),
     last_event_id: str | None = Header(None),
+    plain: bool = Query(
+        False, description="Every event as an unnamed message (what EventSource.onmessage hears)."
+    ),
     runtime: Runtime = Depends(get_runtime),
     principal: Principal = Depends(require("events:read")),
 ) -> StreamingResponse:
     """Live events. A reconnecting browser sends Last-Event-ID and gets what it missed first."""
-    start = (
-        after
-        if after is not None
-        else (int(last_event_id) if last_event_id and last_event_id.isdigit() else None)
-    )
+    # A reconnect's Last-Event-ID is newer than the ?after= the stream was first opened with.
+    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
     if start is None:
         # A new listener starts from now, not from the beginning of history.
         latest = await run_in_threadpool(_page_latest, runtime)
@@ -76,7 +76,8 @@ async def stream(
                 last_poll = nowm
                 for item in await run_in_threadpool(_page, runtime, cursor, 500, None):
                     cursor = item["id"]
-                    yield f"id: {item['id']}\nevent: {item['type']}\ndata: {json.dumps(item)}\n\n"
+                    named = "" if plain else f"event: {item['type']}\n"
+                    yield f"id: {item['id']}\n{named}data: {json.dumps(item)}\n\n"
                     last_beat = nowm
             if nowm - last_beat >= HEARTBEAT_SECONDS:
                 yield ": keep-alive\n\n"

@@ -1,7 +1,11 @@
 """Importing this registers every domain's reactions: event subscribers (`@subscribe(...)`) and
 timer handlers (`@on(kind)`), which live side by side in the domains' services."""
 
+import cuida.automation.service  # noqa: F401
 import cuida.commitments.service  # noqa: F401
 import cuida.contactability.service  # noqa: F401
+import cuida.conversations.service  # noqa: F401
 import cuida.goodwill.service  # noqa: F401
+import cuida.listening.service  # noqa: F401
+import cuida.ratings.service  # noqa: F401
 import cuida.sla.service  # noqa: F401

@@ -91,6 +91,8 @@ class GestureOutcome(BaseModel):
     bought_again: bool | None = Field(description="Value went up since the gesture; null when unknown.")
     public_mentions: int
     public_reach: int
+    ratings_after: int = Field(description="CSAT answers the customer gave after the gesture.")
+    last_rating_after: int | None = Field(description="The latest of them, 1-5; null when none.")
     outcome: Literal["positive", "neutral", "negative", "unknown"]
 
 

@@ -36,6 +36,7 @@ from cuida.goodwill.schemas import (
     SentimentMix,
 )
 from cuida.notifications.service import leads_of, managers, notify
+from cuida.ratings.service import ratings_between
 
 # Used when the table has no row for a role and kind (the migration seeds the same values).
 DEFAULT_LIMITS: dict[str, tuple[Decimal | None, Decimal | None]] = {
@@ -371,12 +372,14 @@ DEFINITIONS = {
     "when the gesture was recorded; null when either is unknown.",
     "public_mentions": "The customer's public inbound messages after; reach is the sum of their "
     "author_followers.",
-    "outcome": "positive: bought again, or more positive than negative messages after; negative: more "
-    "negative than positive after; neutral: messages after, neither; unknown: no signal yet.",
+    "outcome": "positive: bought again, or the last rating after is 4-5, or (no rating) more positive "
+    "than negative messages after; negative: the last rating after is 1-2, or (no rating) more negative "
+    "than positive after; neutral: a rating of 3, or messages after with neither; unknown: no signal yet.",
     "approval_share": "Gestures that needed approval (pending, approved or rejected) / all gestures.",
     "approved_share": "Approved / (approved + rejected).",
     "cost_per_positive_outcome": "Cost of given gestures / given gestures with a positive outcome.",
-    "ratings": "Not included yet: CSAT answers are not stored by this version.",
+    "ratings_after": "The customer's CSAT answers (1-5) given after the gesture took effect; the latest "
+    "one is their own verdict and decides the outcome over message sentiment.",
 }
 
 
@@ -397,9 +400,11 @@ def _mix(messages: list[Message]) -> SentimentMix:
     )
 
 
-def _outcome(after: SentimentMix, bought_again: bool | None) -> Outcome:
+def _outcome(after: SentimentMix, bought_again: bool | None, last_rating: int | None = None) -> Outcome:
     if bought_again:
         return "positive"
+    if last_rating is not None:
+        return "positive" if last_rating >= 4 else "negative" if last_rating <= 2 else "neutral"
     if after.messages == 0:
         return "unknown"
     pos, neg = after.positive or 0.0, after.negative or 0.0
@@ -429,6 +434,8 @@ def _gesture_outcome(session: Session, gesture: GoodwillGesture, at: datetime) -
     value_before = gesture.customer_value_before
     bought_again = None if value_now is None or value_before is None else value_now > value_before
     after_mix = _mix(after)
+    ratings = ratings_between(session=session, customer_ids=[customer.id], after=effective, until=at)
+    last_rating = ratings[-1].score if ratings else None
     return GestureOutcome(
         gesture=GestureRead.model_validate(gesture),
         sentiment_before=_mix(before),
@@ -440,7 +447,9 @@ def _gesture_outcome(session: Session, gesture: GoodwillGesture, at: datetime) -
         bought_again=bought_again,
         public_mentions=len(public),
         public_reach=sum(m.author_followers or 0 for m in public),
-        outcome=_outcome(after_mix, bought_again),
+        ratings_after=len(ratings),
+        last_rating_after=last_rating,
+        outcome=_outcome(after_mix, bought_again, last_rating),
     )
 
 

@@ -28,6 +28,7 @@ from cuida.conversations.service import thread_message
 from cuida.customers.identity import IdentityError, identity_key
 from cuida.customers.models import Customer
 from cuida.customers.service import link_author, resolve
+from cuida.db import txcache
 from cuida.db.base import affected_rows
 from cuida.db.engine import Database
 from cuida.events.service import Actor, publish
@@ -328,22 +329,24 @@ def _lock_in_order(session: Session, messages: Sequence[Message]) -> None:
     """Take the rows that the reactions to triage will lock (SLA clocks lock the conversation,
     contactability the customer) up front, conversations then customers, each by id: the order
     every other transaction also follows (conversation before customer), so two workers
-    triaging overlapping batches wait for each other instead of deadlocking."""
-    if session.get_bind().dialect.name != "postgresql":
-        return  # SQLite runs one writer at a time
+    triaging overlapping batches wait for each other instead of deadlocking.
+
+    The whole rows are loaded, in two queries for the batch, so the reactions find them in the
+    session instead of reading them once per message; on PostgreSQL the locks are recorded for
+    this transaction, so the reactions do not ask for them again."""
+    postgres = session.get_bind().dialect.name == "postgresql"
     conversation_ids = sorted({m.conversation_id for m in messages if m.conversation_id})
     customer_ids = sorted({m.customer_id for m in messages if m.customer_id})
     if conversation_ids:
-        session.execute(
-            select(Conversation.id)
-            .where(Conversation.id.in_(conversation_ids))
-            .order_by(Conversation.id)
-            .with_for_update()
-        )
+        conversations = select(Conversation).where(Conversation.id.in_(conversation_ids))
+        conversations = conversations.order_by(Conversation.id)
+        session.scalars(conversations.with_for_update() if postgres else conversations).all()
     if customer_ids:
-        session.execute(
-            select(Customer.id).where(Customer.id.in_(customer_ids)).order_by(Customer.id).with_for_update()
-        )
+        customers = select(Customer).where(Customer.id.in_(customer_ids)).order_by(Customer.id)
+        session.scalars(customers.with_for_update(of=Customer) if postgres else customers).all()
+    if postgres:  # SQLite runs one writer at a time: there are no row locks to remember
+        txcache.mark_locked(session, "conversations", conversation_ids)
+        txcache.mark_locked(session, "customers", customer_ids)
 
 
 def _record_failure(db: Database, message_id: int, exc: Exception) -> None:

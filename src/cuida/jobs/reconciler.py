@@ -4,6 +4,7 @@ enqueues it again. The database says what is unfinished; the queue is only a hin
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from cuida.conversations.service import due_deliveries
@@ -34,14 +35,24 @@ def reconcile(runtime: Runtime) -> dict[str, int]:
     return {"messages": len(message_ids), "deliveries": len(delivery_ids), "timers": fire_timers(runtime)}
 
 
-def fire_timers(runtime: Runtime, batch: int = 200) -> int:
-    """Fire every due timer, a batch per transaction, so one slow pass never holds a long lock."""
+def fire_timers(runtime: Runtime, batch: int = 200, max_seconds: float = 50.0) -> int:
+    """Fire every due timer, a batch per transaction, so one slow pass never holds a long lock.
+
+    A burst (thousands due in the same minute) is drained in this pass, not one batch per
+    reconciler interval; `max_seconds` bounds the pass so the reconciler's other duties still run,
+    and the next pass (CUIDA_RECONCILE_SECONDS later) goes on where this one stopped."""
     from cuida.timers.service import fire_due
 
     total = 0
+    started = time.monotonic()
     while True:
         with runtime.db.session() as session:
             fired = fire_due(session=session, limit=batch)
         total += fired
         if fired < batch:
+            return total
+        if time.monotonic() - started > max_seconds:
+            log.warning(
+                "reconciler: fired %d timers in %.0fs, more are due; going on next pass", total, max_seconds
+            )
             return total

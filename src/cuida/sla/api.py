@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from cuida.conversations import access
 from cuida.runtime import Runtime
 from cuida.sla import service
 from cuida.sla.schemas import (
@@ -29,6 +30,7 @@ def conversation_sla(
     """The conversation's clocks: due, working minutes left, breached, escalation level, and why a
     deadline was shortened."""
     with runtime.db.sessions() as session:
+        access.get_for(session, principal, conversation_id)
         return service.conversation_sla(session=session, conversation_id=conversation_id)
 
 

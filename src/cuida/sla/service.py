@@ -22,6 +22,7 @@ from cuida.clock.service import now
 from cuida.common.errors import Conflict, Invalid, NotFound
 from cuida.conversations.models import PRIORITIES, Conversation, Message
 from cuida.customers.models import Customer
+from cuida.db import txcache
 from cuida.events.models import Event
 from cuida.events.service import SYSTEM, Actor, publish, subscribe
 from cuida.notifications.service import leads_of, managers, notify
@@ -40,7 +41,7 @@ from cuida.sla.schemas import (
     RiskFactors,
     check_calendar,
 )
-from cuida.timers.service import cancel_prefix, on, schedule
+from cuida.timers.service import cancel_prefix, on, schedule_many
 
 log = logging.getLogger(__name__)
 STEP_TIMER = "sla.step"
@@ -126,6 +127,7 @@ def create_calendar(*, session: Session, data: CalendarCreate, actor: Actor = SY
     )
     session.add(row)
     session.flush()
+    _forget_policies(session)
     publish(session=session, type="sla.calendar_created", actor=actor, payload={"calendar_id": row.id})
     return row
 
@@ -147,6 +149,7 @@ def update_calendar(
     row.timezone, row.hours, row.holidays = timezone, hours, holidays
     row.updated_at = now(session=session)
     # Running clocks keep the calendar they started with; new clocks use this one.
+    _forget_policies(session)
     publish(session=session, type="sla.calendar_updated", actor=actor, payload={"calendar_id": row.id})
     return row
 
@@ -157,6 +160,7 @@ def delete_calendar(*, session: Session, calendar_id: int, actor: Actor = SYSTEM
     if users:
         raise Conflict(f"calendar {row.id} is used by policies: {', '.join(users)}")
     session.delete(row)
+    _forget_policies(session)
     publish(session=session, type="sla.calendar_deleted", actor=actor, payload={"calendar_id": calendar_id})
 
 
@@ -199,6 +203,7 @@ def create_policy(*, session: Session, data: PolicyCreate, actor: Actor = SYSTEM
     )
     session.add(row)
     session.flush()
+    _forget_policies(session)
     publish(session=session, type="sla.policy_created", actor=actor, payload={"policy_id": row.id})
     return row
 
@@ -229,6 +234,7 @@ def update_policy(
     if data.escalation is not None:
         row.escalation = [s.model_dump() for s in data.escalation]
     row.updated_at = now(session=session)
+    _forget_policies(session)
     publish(session=session, type="sla.policy_updated", actor=actor, payload={"policy_id": row.id})
     return row
 
@@ -236,6 +242,7 @@ def update_policy(
 def delete_policy(*, session: Session, policy_id: int, actor: Actor = SYSTEM) -> None:
     row = get_policy(session=session, policy_id=policy_id)
     session.delete(row)  # running clocks keep their snapshot (policy_id becomes null)
+    _forget_policies(session)
     publish(session=session, type="sla.policy_deleted", actor=actor, payload={"policy_id": policy_id})
 
 
@@ -292,15 +299,78 @@ def matches(
     return True
 
 
+_POLICIES = "sla.policies"  # txcache: "active" -> [(policy, conditions)], policy id -> Terms
+
+
+def _forget_policies(session: Session) -> None:
+    """A policy or calendar changed in this transaction: read them again."""
+    txcache.forget(session, _POLICIES)
+
+
+def _active_policies(session: Session) -> list[tuple[SlaPolicy, Conditions]]:
+    """The active policies in order, read once per transaction (this runs for every message)."""
+    cache = txcache.scratch(session, _POLICIES)
+    if "active" not in cache:
+        cache["active"] = [
+            (policy, Conditions.model_validate(policy.conditions or {}))
+            for policy in session.scalars(
+                select(SlaPolicy).where(SlaPolicy.active.is_(True)).order_by(SlaPolicy.position, SlaPolicy.id)
+            )
+        ]
+    return list(cache["active"])
+
+
+def _cached_terms(session: Session, policy: SlaPolicy | PolicyRead) -> Terms:
+    cache = txcache.scratch(session, _POLICIES)
+    key = ("terms", policy.id)
+    if key not in cache:
+        cache[key] = _terms(session, policy)
+    terms: Terms = cache[key]
+    return terms
+
+
 def policy_for(*, session: Session, conversation: Conversation, message: Message) -> Terms:
-    """The first active policy, by position, whose conditions hold; else the built-in default."""
-    for policy in session.scalars(
-        select(SlaPolicy).where(SlaPolicy.active.is_(True)).order_by(SlaPolicy.position, SlaPolicy.id)
-    ):
-        conditions = Conditions.model_validate(policy.conditions or {})
+    """The first active policy, by position, whose conditions hold; else the built-in default.
+    A policy forced on the conversation in this transaction (force_policy) wins."""
+    forced = session.info.get(_FORCED, {}).get(conversation.id)
+    forced_policy = session.get(SlaPolicy, forced) if forced is not None else None
+    if forced_policy is not None:
+        return _terms(session, forced_policy)
+    for policy, conditions in _active_policies(session):
         if matches(conditions, session=session, conversation=conversation, message=message):
-            return _terms(session, policy)
-    return _terms(session, DEFAULT_POLICY)
+            return _cached_terms(session, policy)
+    return _cached_terms(session, DEFAULT_POLICY)
+
+
+_FORCED = "cuida.sla.forced_policy"  # session.info: {conversation id: policy id}
+
+
+def force_policy(*, session: Session, conversation_id: int, policy_name: str) -> list[str]:
+    """Put a conversation on the named policy (an automation rule's action), whatever its
+    conditions say. Clocks started later in this transaction use it; running clocks on another
+    policy restart from their own start with its targets, calendar and ladder (the deadline moves,
+    the start does not). Returns the kinds of clock restarted."""
+    policy = session.scalar(select(SlaPolicy).where(SlaPolicy.name == policy_name))
+    if policy is None:
+        raise Invalid(f"no SLA policy named {policy_name!r}", field="policy")
+    session.info.setdefault(_FORCED, {})[conversation_id] = policy.id
+    conversation = _locked_conversation(session, conversation_id)
+    if conversation is None or conversation.status == "resolved":
+        return []
+    at = now(session=session)
+    clocks = _clocks(session, conversation.id)
+    terms = _terms(session, policy)
+    carried = _conversation_risk(clocks)
+    restarted = []
+    for kind, clock in sorted(clocks.items()):
+        if not _running(clock) or clock.policy_id == policy.id:
+            continue
+        cancel_prefix(session=session, prefix=_prefix(clock))
+        if _start(session, conversation, clocks, kind, terms, clock.started_at, carried) is None:
+            _finish(session, clock, conversation, at, met=False)  # the policy sets no target of this kind
+        restarted.append(kind)
+    _sync_pause(session, conversation, clocks, at)
+    return restarted
 
 
 # -- risk ----------------------------------------------------------------------------------
@@ -335,7 +405,12 @@ def assess_risk(
 
 def _locked_conversation(session: Session, conversation_id: int) -> Conversation | None:
     """The conversation, locked on PostgreSQL so two workers never start the same clock twice
-    (SQLite already runs one writer at a time)."""
+    (SQLite already runs one writer at a time). A row this transaction locked already (ingest
+    locks a batch's conversations up front) is not asked for again."""
+    if session.get_bind().dialect.name != "postgresql" or txcache.is_locked(
+        session, "conversations", conversation_id
+    ):
+        return session.get(Conversation, conversation_id)
     return session.get(Conversation, conversation_id, with_for_update=True)
 
 
@@ -372,20 +447,28 @@ def _recompute(clock: SlaClock) -> None:
     )
 
 
-def _schedule_steps(session: Session, clock: SlaClock) -> None:
-    """(Re)arm the timers of the steps not reached yet; earlier ones have fired for this run."""
-    for index, due in enumerate(step_due_times(clock)):
-        if index < clock.level:
-            continue
-        schedule(
-            session=session,
-            kind=STEP_TIMER,
-            key=f"{_prefix(clock)}{index}",
-            due_at=due,
-            conversation_id=clock.conversation_id,
-            payload={"clock_id": clock.id, "step": index, "generation": clock.generation},
-            rearm=True,
+def _step_timers(clock: SlaClock) -> list[tuple[str, datetime, dict[str, Any]]]:
+    """(key, due, payload) of the steps not reached yet; earlier ones have fired for this run."""
+    return [
+        (
+            f"{_prefix(clock)}{index}",
+            due,
+            {"clock_id": clock.id, "step": index, "generation": clock.generation},
         )
+        for index, due in enumerate(step_due_times(clock))
+        if index >= clock.level
+    ]
+
+
+def _schedule_steps(session: Session, clock: SlaClock) -> None:
+    """(Re)arm the timers of the steps not reached yet."""
+    schedule_many(
+        session=session,
+        kind=STEP_TIMER,
+        timers=_step_timers(clock),
+        conversation_id=clock.conversation_id,
+        rearm=True,
+    )
 
 
 def _clock_event(
@@ -414,6 +497,22 @@ def _start(
     started_at: datetime,
     risk: list[tuple[str, float]],
 ) -> SlaClock | None:
+    clock = _prepare(session, conversation, clocks, kind, terms, started_at, risk)
+    if clock is not None:
+        _arm(session, conversation, [clock])
+    return clock
+
+
+def _prepare(
+    session: Session,
+    conversation: Conversation,
+    clocks: dict[str, SlaClock],
+    kind: str,
+    terms: Terms,
+    started_at: datetime,
+    risk: list[tuple[str, float]],
+) -> SlaClock | None:
+    """Set a clock (new or restarted) going; `_arm` then sets its timers and says so."""
     minutes = terms.targets.get(kind)
     if minutes is None:
         return None
@@ -425,8 +524,9 @@ def _start(
     clock.generation = (clock.generation or 0) + 1
     clock.policy_id = terms.policy_id
     clock.policy_name = terms.name
-    clock.calendar = terms.calendar
-    clock.ladder = terms.ladder
+    # Copies: the terms are shared by every clock started in this transaction.
+    clock.calendar = dict(terms.calendar) if terms.calendar is not None else None
+    clock.ladder = [dict(step) for step in terms.ladder]
     clock.started_at = started_at
     clock.base_target_minutes = float(minutes)
     clock.factor = min([1.0, *(f for _, f in risk)])
@@ -437,18 +537,27 @@ def _start(
     clock.level = 0
     clock.marks = []
     _recompute(clock)
-    session.flush()
-    _schedule_steps(session, clock)
-    _clock_event(
-        session,
-        "sla.started",
-        clock,
-        conversation,
-        base_due_at=clock.base_due_at.isoformat(),
-        factor=clock.factor,
-        reasons=clock.reasons,
-    )
     return clock
+
+
+def _arm(session: Session, conversation: Conversation, started: list[SlaClock]) -> None:
+    """Timers and `sla.started` for clocks just prepared: one flush gives the new ones their ids,
+    one lookup and one insert cover every step of all of them."""
+    session.flush()
+    steps: list[tuple[str, datetime, dict[str, Any]]] = []
+    for clock in started:
+        steps.extend(_step_timers(clock))
+    schedule_many(session=session, kind=STEP_TIMER, timers=steps, conversation_id=conversation.id, rearm=True)
+    for clock in started:
+        _clock_event(
+            session,
+            "sla.started",
+            clock,
+            conversation,
+            base_due_at=clock.base_due_at.isoformat(),
+            factor=clock.factor,
+            reasons=clock.reasons,
+        )
 
 
 def _tighten(
@@ -576,14 +685,22 @@ def on_inbound(*, session: Session, message: Message) -> None:
     risk = assess_risk(terms.risk, message=message, conversation=conversation)
     carried = _merge(_conversation_risk(clocks), risk)
     started_at = min(message.received_at or at, at)
+    kinds = []
     if conversation.first_response_at is None:
         if not _running(clocks.get("first_response")):
-            _start(session, conversation, clocks, "first_response", terms, started_at, carried)
+            kinds.append("first_response")
     elif not _running(clocks.get("next_response")):
         # A clock already running keeps its earlier deadline: writing again must not buy time.
-        _start(session, conversation, clocks, "next_response", terms, started_at, carried)
+        kinds.append("next_response")
     if not _running(clocks.get("resolution")):
-        _start(session, conversation, clocks, "resolution", terms, started_at, carried)
+        kinds.append("resolution")
+    started = [
+        clock
+        for kind in kinds
+        if (clock := _prepare(session, conversation, clocks, kind, terms, started_at, carried)) is not None
+    ]
+    if started:
+        _arm(session, conversation, started)
     if risk:
         for clock in clocks.values():
             if _running(clock):
@@ -695,6 +812,15 @@ def _conversation_updated(*, session: Session, event: Event) -> None:
 
 
 def _recipients(session: Session, conversation: Conversation, who: list[str]) -> list[int]:
+    # Many steps of one batch go to the same leads and managers: asked once per transaction.
+    cache = txcache.scratch(session, "sla.recipients")
+    key = (tuple(who), conversation.assignee_id, conversation.team_id)
+    if key not in cache:
+        cache[key] = _find_recipients(session, conversation, who)
+    return list(cache[key])
+
+
+def _find_recipients(session: Session, conversation: Conversation, who: list[str]) -> list[int]:
     agents: set[int] = set()
     for target in who:
         if target == "assignee":
@@ -718,11 +844,28 @@ KIND_WORDS = {
 }
 
 
-@on(STEP_TIMER)
+def _prepare_steps(*, session: Session, timers: list[Any]) -> None:
+    """A batch of due steps: their clocks (locked on PostgreSQL, skipping any another worker
+    holds: those are locked one by one as before) and conversations in two queries."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    clock_ids = sorted({int((t.payload or {}).get("clock_id", 0)) for t in timers})
+    query = select(SlaClock).where(SlaClock.id.in_(clock_ids)).order_by(SlaClock.id)
+    clocks = session.scalars(query.with_for_update(skip_locked=True) if postgres else query).all()
+    conversation_ids = sorted({c.conversation_id for c in clocks})
+    session.scalars(select(Conversation).where(Conversation.id.in_(conversation_ids))).all()
+    if postgres:
+        txcache.mark_locked(session, "sla_clocks", [c.id for c in clocks])
+
+
+@on(STEP_TIMER, prepare=_prepare_steps)
 def _fire_step(*, session: Session, timer: Any, at: datetime) -> None:
     payload = timer.payload or {}
     # Two workers may fire two steps of one clock at once (after a pause); one waits for the other.
-    clock = session.get(SlaClock, int(payload.get("clock_id", 0)), with_for_update=True)
+    clock_id = int(payload.get("clock_id", 0))
+    if session.get_bind().dialect.name != "postgresql" or txcache.is_locked(session, "sla_clocks", clock_id):
+        clock = session.get(SlaClock, clock_id)
+    else:
+        clock = session.get(SlaClock, clock_id, with_for_update=True)
     index = int(payload.get("step", -1))
     if (
         clock is None

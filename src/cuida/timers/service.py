@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from cuida.clock.service import now
@@ -22,11 +22,18 @@ from cuida.timers.models import Timer
 log = logging.getLogger(__name__)
 Handler = Callable[..., None]  # handler(session=..., timer=..., at=...)
 HANDLERS: dict[str, Handler] = {}
+# prepare(session=..., timers=[...]): loads what a batch's handlers will read, in a few queries.
+PREPARERS: dict[str, Callable[..., None]] = {}
 
 
-def on(kind: str) -> Callable[[Handler], Handler]:
+def on(kind: str, *, prepare: Callable[..., None] | None = None) -> Callable[[Handler], Handler]:
+    """Register the handler of a timer kind; `prepare`, if given, runs once per batch of due
+    timers of that kind before their handlers (an optimisation only: a failure is logged)."""
+
     def register(handler: Handler) -> Handler:
         HANDLERS[kind] = handler
+        if prepare is not None:
+            PREPARERS[kind] = prepare
         return handler
 
     return register
@@ -63,6 +70,47 @@ def schedule(
         timer.cancelled_at = None
         timer.error = None
     return timer
+
+
+def schedule_many(
+    *,
+    session: Session,
+    kind: str,
+    timers: Sequence[tuple[str, datetime, dict[str, Any]]],
+    conversation_id: int | None = None,
+    rearm: bool = False,
+) -> None:
+    """`schedule` for several (key, due_at, payload) of one kind at once: one query finds the keys
+    that exist, one flush inserts the rest (an SLA clock arms a timer per ladder step)."""
+    if not timers:
+        return
+    existing = {
+        t.key: t for t in session.scalars(select(Timer).where(Timer.key.in_([key for key, _, _ in timers])))
+    }
+    at = now(session=session)
+    added = False
+    for key, due_at, payload in timers:
+        timer = existing.get(key)
+        if timer is None:
+            timer = Timer(
+                kind=kind,
+                key=key,
+                due_at=due_at,
+                conversation_id=conversation_id,
+                payload=payload,
+                created_at=at,
+            )
+            session.add(timer)
+            existing[key] = timer
+            added = True
+        elif timer.fired_at is None or rearm:
+            timer.due_at = due_at
+            timer.payload = payload or timer.payload
+            timer.fired_at = None
+            timer.cancelled_at = None
+            timer.error = None
+    if added:
+        session.flush()  # as `schedule`: a later lookup of these keys finds them, autoflush or not
 
 
 def cancel(*, session: Session, key: str) -> bool:
@@ -109,20 +157,32 @@ def next_due(*, session: Session) -> datetime | None:
     )
 
 
-def fire_due(*, session: Session, limit: int = 200) -> int:
-    """Fire up to `limit` due timers in this transaction; returns how many were taken (a timer whose
-    handler failed or is missing is taken too, with the error on its row)."""
-    at = now(session=session)
+def due_query(*, at: datetime, limit: int, postgres: bool) -> Select[Timer]:
+    """The pending timers due at `at`, earliest first (served by the partial index on pending
+    timers' due time); on PostgreSQL rows another worker holds are skipped."""
     query = (
         select(Timer)
         .where(Timer.fired_at.is_(None), Timer.cancelled_at.is_(None), Timer.due_at <= at)
         .order_by(Timer.due_at, Timer.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+    return query.with_for_update(skip_locked=True) if postgres else query
+
+
+def fire_due(*, session: Session, limit: int = 200) -> int:
+    """Fire up to `limit` due timers in this transaction; returns how many were taken (a timer whose
+    handler failed or is missing is taken too, with the error on its row)."""
+    at = now(session=session)
+    query = due_query(at=at, limit=limit, postgres=session.get_bind().dialect.name == "postgresql")
     fired = 0
-    for timer in session.scalars(query).all():
+    due = session.scalars(query).all()
+    for kind in sorted({timer.kind for timer in due} & set(PREPARERS)):
+        try:
+            with session.begin_nested():
+                PREPARERS[kind](session=session, timers=[t for t in due if t.kind == kind])
+        except Exception:
+            log.exception("preparing %s timers failed; their handlers load what they need", kind)
+    for timer in due:
         handler = HANDLERS.get(timer.kind)
         timer.fired_at = at
         fired += 1

@@ -1,0 +1,1 @@
+"""Automation rules: conditions on messages and conversations, actions, and canned replies."""

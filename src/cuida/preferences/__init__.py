@@ -1,0 +1,1 @@
+"""An agent's own preferences: which notifications reach them, and where."""

@@ -1,0 +1,1 @@
+"""Routing: picking the agent of a team who takes a conversation."""
