@@ -110,7 +110,7 @@ def _serve(migrated_template: dict[str, Any], data_dir: Path, demo: bool) -> Ite
     if demo:
         from cuida.demo.loader import load_demo
 
-        result = load_demo(runtime)
+        result = load_demo(runtime, folder=SCENARIOS)
         assert not result["failed"], result["failed"]
     server = LiveServer(runtime, secret)
     server.start()
@@ -126,8 +126,15 @@ def live_server(migrated_template: dict[str, Any], tmp_path: Path) -> Iterator[L
     yield from _serve(migrated_template, tmp_path / "live", demo=False)
 
 
+# The demo these tests walk through is the shared scenarios (the "traslado de línea" story and the
+# rest), beside the project as for the scenario tests; without them there is nothing to walk.
+SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
+
+
 @pytest.fixture
 def demo_server(migrated_template: dict[str, Any], tmp_path: Path) -> Iterator[LiveServer]:
+    if not SCENARIOS.is_dir():
+        pytest.skip(f"no shared scenarios at {SCENARIOS}: the demo walk-throughs need them")
     yield from _serve(migrated_template, tmp_path / "demo", demo=True)
 
 

@@ -81,6 +81,8 @@ class Message(Base):
 Index("ix_messages_stage", Message.stage, Message.enqueued_at)
 Index("ix_messages_customer_occurred", Message.customer_id, Message.occurred_at)
 Index("ix_messages_conversation_occurred", Message.conversation_id, Message.occurred_at)
+# Newest first across every conversation: the inbox search for a common word (0015_ui_indexes).
+Index("ix_messages_occurred", Message.occurred_at, Message.id)
 
 
 class Delivery(Base):

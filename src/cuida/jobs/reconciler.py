@@ -17,7 +17,30 @@ log = logging.getLogger(__name__)
 BATCH = 2000
 
 
+ANALYZE_EVERY = 3600.0  # seconds between refreshes of SQLite's planner statistics
+_analyzed_at: dict[int, float] = {}
+
+
+def refresh_sqlite_statistics(runtime: Runtime) -> bool:
+    """SQLite plans without statistics until ANALYZE runs, and then picks a status index and sorts
+    every open conversation instead of walking the inbox's own indexes (80 ms instead of 15 ms at
+    100,000 conversations). A bounded ANALYZE (sampled, milliseconds) once an hour keeps them fresh;
+    PostgreSQL's autovacuum does this by itself."""
+    if runtime.db.engine.dialect.name != "sqlite":
+        return False
+    last = _analyzed_at.get(id(runtime))
+    if last is not None and time.monotonic() - last < ANALYZE_EVERY:
+        return False
+    _analyzed_at[id(runtime)] = time.monotonic()
+    with runtime.db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+    return True
+
+
 def reconcile(runtime: Runtime) -> dict[str, int]:
+    refresh_sqlite_statistics(runtime)
     queue_empty = runtime.huey.pending_count() == 0
     with runtime.db.session() as session:
         message_ids = stale_messages(

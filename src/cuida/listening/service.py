@@ -55,8 +55,6 @@ MAX_TEXT = 5000
 ESCALATION_KIND = "listening.alert_escalation"
 VOLUME_KIND = "listening.volume"
 SPIKE_HISTORY = timedelta(days=8)
-# (database, timer key) of end-of-hour volume checks known to be committed, so a process looks once.
-_ARMED: set[tuple[str, str]] = set()
 
 
 def _settings() -> Settings:
@@ -855,15 +853,12 @@ def _schedule_volume_check(session: Session, at: datetime) -> None:
     bucket_end = _hour(at) + timedelta(hours=1)
     key = f"listening:volume:{bucket_end.isoformat()}"
     scheduled = session.info.setdefault("listening_volume_checks", set())
-    database = str(session.get_bind().engine.url)
-    if key in scheduled or (database, key) in _ARMED:
+    if key in scheduled:
         return
     scheduled.add(key)
+    # One indexed lookup per transaction and hour. (No cache across transactions: the database
+    # is the truth, and a process-wide memory of "armed" goes stale when timers are cleaned up.)
     if session.scalar(select(Timer.id).where(Timer.key == key)) is not None:
-        # Committed by an earlier transaction: this process need not look again this hour.
-        _ARMED.add((database, key))
-        if len(_ARMED) > 1000:
-            _ARMED.clear()
         return
     schedule(
         session=session,

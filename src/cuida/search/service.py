@@ -30,8 +30,10 @@ def search_messages(*, session: Session, q: str, limit: int = 20) -> list[Messag
         ids = list(session.scalars(ids_query, {"q": tsquery, "limit": limit}))
     else:
         match = " AND ".join(f'"{w}"*' for w in words)
+        # Newest first, as on PostgreSQL; walking the index by rowid stops at the limit, where
+        # ORDER BY rank would score every match first (300 ms for a common word at 1M messages).
         ids_query = text(
-            "SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q ORDER BY rank LIMIT :limit"
+            "SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q ORDER BY rowid DESC LIMIT :limit"
         )
         ids = list(session.scalars(ids_query, {"q": match, "limit": limit}))
     if not ids:
