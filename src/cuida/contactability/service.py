@@ -33,7 +33,7 @@ from cuida.contactability.models import (
 )
 from cuida.contactability.schemas import Answer, Reason
 from cuida.conversations.models import Conversation, Message
-from cuida.conversations.service import lock_customer
+from cuida.conversations.service import OUTREACH_PURPOSES, lock_customer
 from cuida.customers.identity import IdentityError, identity_key
 from cuida.customers.models import Customer, Identity
 from cuida.customers.service import resolve
@@ -60,7 +60,6 @@ THREATS = {
 # The purposes whose flips are pushed to campaign tools.
 TRACKED_PURPOSES = ("marketing", "sales")
 RECHECK_TIMER = "contactability.recheck"
-OUTREACH_PURPOSES = ("marketing", "sales")
 
 
 # --- identities ---------------------------------------------------------------------------------

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.orm import Session
 
 from cuida.conversations import access, service
-from cuida.conversations.models import Conversation
 from cuida.conversations.schemas import (
     AssignRequest,
     ConversationPage,
@@ -24,10 +22,6 @@ from cuida.runtime import Runtime
 from cuida.web.deps import Principal, get_runtime, require
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
-
-
-def _visible(session: Session, principal: Principal, conversation_id: int) -> Conversation:
-    return access.get_for(session, principal, conversation_id)
 
 
 @router.get("", response_model=ConversationPage)
@@ -80,7 +74,7 @@ def get_conversation(
     principal: Principal = Depends(require("conversations:read")),
 ) -> ConversationRead:
     with runtime.db.sessions() as session:
-        return ConversationRead.model_validate(_visible(session, principal, conversation_id))
+        return ConversationRead.model_validate(access.get_for(session, principal, conversation_id))
 
 
 @router.patch("/{conversation_id}", response_model=ConversationRead)
@@ -92,7 +86,7 @@ def update_conversation(
 ) -> ConversationRead:
     """Change status, priority, team or subject."""
     with runtime.db.session() as session:
-        _visible(session, principal, conversation_id)
+        access.get_for(session, principal, conversation_id)
         conversation = service.update_conversation(
             session=session, conversation_id=conversation_id, data=data, actor=principal.actor
         )
@@ -107,7 +101,7 @@ def assign(
     principal: Principal = Depends(require("conversations:write")),
 ) -> ConversationRead:
     with runtime.db.session() as session:
-        _visible(session, principal, conversation_id)
+        access.get_for(session, principal, conversation_id)
         conversation = service.assign(
             session=session, conversation_id=conversation_id, data=data, actor=principal.actor
         )
@@ -121,7 +115,7 @@ def messages(
     principal: Principal = Depends(require("conversations:read")),
 ) -> list[MessageRead]:
     with runtime.db.sessions() as session:
-        _visible(session, principal, conversation_id)
+        access.get_for(session, principal, conversation_id)
         return [
             MessageRead.model_validate(m)
             for m in service.messages_of(session=session, conversation_id=conversation_id)
@@ -141,7 +135,7 @@ def reply(
     stop it (422 `tone_guard`, with the offending spans and a respectful wording), whoever sends it."""
     _guard_tone(data.text, principal)
     with runtime.db.session() as session:
-        _visible(session, principal, conversation_id)
+        access.get_for(session, principal, conversation_id)
         message, delivery = service.add_reply(
             session=session,
             conversation_id=conversation_id,
@@ -179,7 +173,7 @@ def replies(
 ) -> list[ReplyRead]:
     """Every reply of the conversation with its delivery status."""
     with runtime.db.sessions() as session:
-        _visible(session, principal, conversation_id)
+        access.get_for(session, principal, conversation_id)
         return [
             ReplyRead(message=MessageRead.model_validate(m), delivery=DeliveryRead.model_validate(d))
             for m, d in service.deliveries_of(session=session, conversation_id=conversation_id)
@@ -195,7 +189,7 @@ def note(
 ) -> MessageRead:
     """An internal note: seen by every department, never sent to the customer."""
     with runtime.db.session() as session:
-        _visible(session, principal, conversation_id)
+        access.get_for(session, principal, conversation_id)
         return MessageRead.model_validate(
             service.add_note(
                 session=session,

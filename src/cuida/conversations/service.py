@@ -89,6 +89,7 @@ def thread_message(*, session: Session, message: Message, customer_id: int) -> t
     return conversation, False
 
 
+# Logged contacts made to sell, not to care (message metadata `purpose`); contactability checks them.
 OUTREACH_PURPOSES = ("sales", "marketing")
 
 

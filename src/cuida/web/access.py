@@ -10,8 +10,6 @@ from cuida.conversations.models import Conversation
 from cuida.web.deps import Principal
 from cuida.web.render import PageAgent
 
-SEES_EVERY_TEAM = rules.SEES_EVERY_TEAM
-
 
 def principal_of(agent: PageAgent) -> Principal:
     if agent.principal is not None:
