@@ -14,7 +14,7 @@ from typing import Any
 from cuida.channels.base import AdapterRegistry
 from cuida.db.engine import Database
 from cuida.events.broker import Broker, attach
-from cuida.settings import Settings
+from cuida.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 _current: Runtime | None = None
@@ -74,3 +74,9 @@ def current() -> Runtime:
     if _current is None:
         raise RuntimeError("no Cuida runtime in this process (Runtime(settings).install() first)")
     return _current
+
+
+def current_settings() -> Settings:
+    """The running process's settings; read from the environment when no runtime is installed
+    (a service function called from a script or a test without one)."""
+    return _current.settings if _current is not None else get_settings()

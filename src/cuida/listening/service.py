@@ -39,7 +39,7 @@ from cuida.listening import reach
 from cuida.listening.models import ALERT_LEVELS, ListeningAlert, Mention, MentionSnapshot
 from cuida.listening.schemas import SnapshotIn
 from cuida.notifications.service import leads_of, managers, notify
-from cuida.settings import Settings, get_settings
+from cuida.settings import Settings
 from cuida.timers.models import Timer
 from cuida.timers.service import cancel, on, schedule
 
@@ -58,12 +58,9 @@ SPIKE_HISTORY = timedelta(days=8)
 
 
 def _settings() -> Settings:
-    from cuida.runtime import current
+    from cuida.runtime import current_settings  # the runtime imports every domain: import late
 
-    try:
-        return current().settings
-    except RuntimeError:
-        return get_settings()
+    return current_settings()
 
 
 # -- recording mentions --------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from cuida.events.service import SYSTEM, Actor, publish, subscribe
 from cuida.notifications.service import leads_of, notify
 from cuida.ratings.models import NEGATIVE_SCORES, SATISFIED_SCORES, Rating, RatingRequest
 from cuida.ratings.schemas import COMMENT_MAX, CsatReport
-from cuida.settings import Settings, get_settings
+from cuida.settings import Settings
 from cuida.timers.models import Timer
 from cuida.timers.service import cancel, on, schedule
 
@@ -71,12 +71,9 @@ class LinkExpired(CuidaError):
 
 
 def _settings() -> Settings:
-    from cuida.runtime import current
+    from cuida.runtime import current_settings  # the runtime imports every domain: import late
 
-    try:
-        return current().settings
-    except RuntimeError:
-        return get_settings()
+    return current_settings()
 
 
 def hash_token(token: str) -> str:
