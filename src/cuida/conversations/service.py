@@ -20,7 +20,7 @@ from cuida.db.base import affected_rows
 from cuida.events.models import Event
 from cuida.events.service import SYSTEM, Actor, publish, subscribe
 from cuida.notifications.models import Notification
-from cuida.notifications.service import leads_of, managers, notify
+from cuida.notifications.service import leads_of, notify
 from cuida.search.text import fold, index_text
 
 OPEN_STATES = ("open", "pending", "snoozed")
@@ -646,10 +646,9 @@ def alert_threats(*, session: Session, message: Message) -> list[Notification]:
     )
     if recent is not None:
         return []
-    leads = leads_of(session=session, team_id=conversation.team_id) if conversation.team_id else []
     return notify(
         session=session,
-        agent_ids=leads or managers(session=session),
+        agent_ids=leads_of(session=session, team_id=conversation.team_id),  # managers without a team
         kind="conversation.threat",
         text=f"{' and '.join(threats).capitalize()} in conversation {conversation.id} "
         f"(priority {PRIORITIES[conversation.priority]})",

@@ -646,10 +646,7 @@ def _alert_text(alert: ListeningAlert, mention: Mention | None) -> str:
 def _recipients(session: Session, case: Conversation | None) -> list[int]:
     """The team leads of the case's team and whoever is on duty for it (its assignee if present,
     else the team's agents who are not away); the managers when the case has no team."""
-    if case is None or case.team_id is None:
-        found = set(managers(session=session))
-    else:
-        found = set(leads_of(session=session, team_id=case.team_id))
+    found = set(leads_of(session=session, team_id=case.team_id if case is not None else None))
     if case is not None and case.assignee_id is not None:
         assignee = session.get(Agent, case.assignee_id)
         if assignee is not None and assignee.active and not assignee.away:
