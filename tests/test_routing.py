@@ -198,16 +198,19 @@ def test_two_workers_routing_into_one_team_at_once_pick_different_agents(api: An
         worker = threading.Thread(target=second_worker)
         worker.start()
         if runtime.db.dialect == "postgresql":
-            _wait_until_a_backend_waits_on_a_lock(runtime)
+            _wait_until_a_backend_waits_on_a_lock(runtime, worker)
     worker.join(timeout=30)
     assert not worker.is_alive()
     assert sorted([picked["first"], picked["second"]]) == [ana, beto]  # type: ignore[type-var]
 
 
-def _wait_until_a_backend_waits_on_a_lock(runtime: Runtime) -> None:
-    deadline = time.monotonic() + 20
+def _wait_until_a_backend_waits_on_a_lock(runtime: Runtime, worker: threading.Thread) -> None:
+    """Hold the first transaction until the second worker is seen waiting for its lock. If the worker
+    ended without waiting (it failed before reaching the lock), stop holding: the assertions on what
+    it picked then say what went wrong, instead of a timeout. (A generous bound: shared 2-core machines.)"""
+    deadline = time.monotonic() + 60
     with runtime.db.engine.connect() as conn:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and worker.is_alive():
             waiting = conn.execute(
                 text(
                     "SELECT count(*) FROM pg_stat_activity "
@@ -217,4 +220,5 @@ def _wait_until_a_backend_waits_on_a_lock(runtime: Runtime) -> None:
             if waiting:
                 return
             time.sleep(0.01)
-    raise AssertionError("the second worker never waited for the first one's lock")
+    if worker.is_alive():
+        raise AssertionError("the second worker never waited for the first one's lock")
