@@ -92,3 +92,47 @@ def _cuida(args, tmp_path, env=None):
         timeout=60,
         check=False,
     )
+
+
+def test_a_transaction_reads_the_manual_clock_once_and_sees_its_own_moves(runtime):
+    from datetime import UTC, datetime, timedelta
+
+    from cuida.clock.service import now, set_now
+
+    runtime.db.sessions.configure(info={"manual_clock": True})
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with runtime.db.session() as session:
+        assert now(session=session) != t0
+        set_now(session=session, to=t0)
+        assert now(session=session) == t0, "a transaction sees its own move at once"
+    later = t0
+    if runtime.db.dialect == "postgresql":  # SQLite runs one transaction at a time: no one moves it meanwhile
+        later = t0 + timedelta(hours=1)
+        with runtime.db.session() as reader:
+            assert now(session=reader) == t0
+            with runtime.db.session() as other:
+                set_now(session=other, to=later)
+            assert now(session=reader) == t0, "a transaction's time stands still"
+    with runtime.db.session() as session:
+        assert now(session=session) == later
+
+
+def test_the_event_order_lock_is_taken_again_after_a_savepoint_rolls_back(runtime):
+    from sqlalchemy import text
+
+    from cuida.events.models import Event
+    from cuida.events.service import publish
+
+    postgres = runtime.db.dialect == "postgresql"
+    advisory = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+    with runtime.db.session() as session:
+        with pytest.raises(RuntimeError), session.begin_nested():
+            publish(session=session, type="test.undone")
+            raise RuntimeError("rolled back")
+        if postgres:
+            assert session.scalar(advisory) == 0, "the savepoint's rollback released the lock"
+        publish(session=session, type="test.kept")
+        if postgres:
+            assert session.scalar(advisory) == 1, "the next event takes it again"
+    with runtime.db.sessions() as session:
+        assert [e.type for e in session.query(Event).filter(Event.type.like("test.%"))] == ["test.kept"]

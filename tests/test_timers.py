@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from cuida.clock.service import set_now
+from cuida.events.models import Event
+from cuida.events.service import publish
 from cuida.timers import service as timers
 from cuida.timers.models import Timer
 
@@ -40,24 +42,35 @@ def test_timers_fire_once_when_due(runtime, monkeypatch):
 
 def test_a_failing_handler_is_recorded_and_does_not_stop_the_others(runtime, monkeypatch):
     runtime.db.sessions.configure(info={"manual_clock": True})
-    done: list[str] = []
 
     def broken(*, session, timer, at):
+        publish(session=session, type="test.half_done", payload={"key": timer.key})
         raise RuntimeError("boom")
 
+    def ok(*, session, timer, at):
+        publish(session=session, type="test.done", payload={"key": timer.key})
+
     monkeypatch.setitem(timers.HANDLERS, "test.broken", broken)
-    monkeypatch.setitem(timers.HANDLERS, "test.ok", lambda *, session, timer, at: done.append(timer.key))
+    monkeypatch.setitem(timers.HANDLERS, "test.ok", ok)
     with runtime.db.session() as session:
         set_now(session=session, to=_at(0))
-        timers.schedule(session=session, kind="test.broken", key="x", due_at=_at(0))
+        # The good ones fire before and after the broken one in the same batch.
+        timers.schedule(session=session, kind="test.ok", key="w", due_at=_at(-2))
+        timers.schedule(session=session, kind="test.broken", key="x", due_at=_at(-1))
         timers.schedule(session=session, kind="test.ok", key="y", due_at=_at(0))
         timers.schedule(session=session, kind="test.unknown", key="z", due_at=_at(0))
     with runtime.db.session() as session:
-        assert timers.fire_due(session=session) == 3
-    assert done == ["y"]
+        assert timers.fire_due(session=session) == 4
     with runtime.db.sessions() as session:
         errors = {t.key: t.error for t in session.query(Timer).order_by(Timer.key)}
-    assert "boom" in (errors["x"] or "") and errors["y"] is None and "no handler" in (errors["z"] or "")
+        fired = {t.key: t.fired_at for t in session.query(Timer)}
+        done = sorted(e.payload["key"] for e in session.query(Event).filter(Event.type == "test.done"))
+        half = session.query(Event).filter(Event.type == "test.half_done").count()
+    assert "boom" in (errors["x"] or "") and "no handler" in (errors["z"] or "")
+    assert errors["w"] is None and errors["y"] is None
+    assert all(fired.values()), "every timer taken is marked fired, the broken one too"
+    assert done == ["w", "y"], "each good handler's work is kept, once"
+    assert half == 0, "the broken handler's own writes are rolled back"
 
 
 def test_reconciler_fires_due_timers(runtime, monkeypatch):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from cuida.clock.models import ClockState
+from cuida.db import txcache
 
 
 class ClockError(ValueError):
@@ -28,7 +29,12 @@ def manual_enabled(session: Session) -> bool:
 def now(*, session: Session) -> datetime:
     if not manual_enabled(session):
         return wall_now()
-    state = session.get(ClockState, 1)
+    # Read once per transaction (a transaction's "now" stands still, as in PostgreSQL): the
+    # identity map holds rows weakly, so without this reference every call would query again.
+    held = txcache.scratch(session, "clock")
+    state = held.get("state")
+    if state is None:
+        state = held["state"] = session.get(ClockState, 1)
     return state.manual_now if state and state.manual_now else wall_now()
 
 
@@ -53,5 +59,6 @@ def set_now(*, session: Session, to: datetime) -> datetime:
         session.add(state)
     elif state.manual_now is not None and to < current:
         raise ClockError(f"the clock only moves forward: it is already {current.isoformat()}")
+    txcache.scratch(session, "clock")["state"] = state
     state.manual_now = to.astimezone(UTC)
     return state.manual_now

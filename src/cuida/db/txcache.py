@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 _KEY = "cuida.txcache"
+# Spaces that record locks: a lock taken inside a savepoint is released when that savepoint rolls
+# back, so these are forgotten on any rollback (the next caller simply locks again).
+LOCK_SPACES = ("locked", "events")
 
 
 def scratch(session: Session, name: str) -> dict[Any, Any]:
@@ -32,10 +36,18 @@ def forget(session: Session, name: str) -> None:
 
 
 def mark_locked(session: Session, table: str, ids: Any) -> None:
-    """Record rows locked FOR UPDATE in the root transaction (never inside a savepoint: rolling
-    one back releases the row locks taken in it)."""
+    """Record rows locked FOR UPDATE in this transaction (a rollback, even of a savepoint,
+    forgets them all: rolling one back releases the row locks taken in it)."""
     scratch(session, "locked").setdefault(table, set()).update(ids)
 
 
 def is_locked(session: Session, table: str, row_id: Any) -> bool:
     return row_id in scratch(session, "locked").get(table, ())
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_locks(session: Session, previous_transaction: SessionTransaction) -> None:
+    entry = session.info.get(_KEY)
+    if entry is not None:
+        for name in LOCK_SPACES:
+            entry[1].pop(name, None)

@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from cuida.clock.service import now, wall_now
+from cuida.db import txcache
 from cuida.events.models import Event
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,11 @@ def publish(
         # Ids come from a sequence, so two transactions could commit ids out of order and a
         # reader resuming "after N" would skip one. Holding this lock from the first event to
         # commit makes ids commit in order; callers publish last, so it is held briefly.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _EVENTS_LOCK})
+        # Taken once per transaction (never inside a savepoint only: its release keeps the lock).
+        held = txcache.scratch(session, "events")
+        if not held.get("locked"):
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _EVENTS_LOCK})
+            held["locked"] = True
     event = Event(
         type=type,
         occurred_at=now(session=session),
