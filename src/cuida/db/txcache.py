@@ -35,6 +35,13 @@ def forget(session: Session, name: str) -> None:
     scratch(session, name).clear()
 
 
+def hold(session: Session, rows: Any) -> None:
+    """Keep rows loaded for later `session.get`s of this transaction: the session's identity map
+    holds unchanged rows weakly, so rows loaded ahead in bulk would otherwise be dropped at once
+    and each `get` would query again."""
+    scratch(session, "held").setdefault("rows", []).extend(rows)
+
+
 def mark_locked(session: Session, table: str, ids: Any) -> None:
     """Record rows locked FOR UPDATE in this transaction (a rollback, even of a savepoint,
     forgets them all: rolling one back releases the row locks taken in it)."""

@@ -21,7 +21,7 @@ from cuida.common.pagination import decode_cursor, encode_cursor
 from cuida.conversations.models import Conversation, Message
 from cuida.customers.models import Customer
 from cuida.inbox.models import SavedFilter
-from cuida.search.service import search_messages
+from cuida.search.service import search_conversation_ids
 from cuida.sla.models import SlaClock
 from cuida.sla.service import clock_read
 
@@ -189,8 +189,7 @@ def inbox_page(
     at = now(session=session)
     matched = None
     if query.q.strip():
-        found = search_messages(session=session, q=query.q, limit=SEARCH_LIMIT)
-        matched = sorted({m.conversation_id for m in found if m.conversation_id is not None})
+        matched = search_conversation_ids(session=session, q=query.q, limit=SEARCH_LIMIT)
     stmt = build_query(
         query=query, agent_id=agent_id, team_ids=team_ids, visible=visible, at=at, matched=matched
     ).limit(limit + 1)

@@ -340,10 +340,12 @@ def _lock_in_order(session: Session, messages: Sequence[Message]) -> None:
     if conversation_ids:
         conversations = select(Conversation).where(Conversation.id.in_(conversation_ids))
         conversations = conversations.order_by(Conversation.id)
-        session.scalars(conversations.with_for_update() if postgres else conversations).all()
+        txcache.hold(session, session.scalars(conversations.with_for_update() if postgres else conversations))
     if customer_ids:
         customers = select(Customer).where(Customer.id.in_(customer_ids)).order_by(Customer.id)
-        session.scalars(customers.with_for_update(of=Customer) if postgres else customers).all()
+        txcache.hold(
+            session, session.scalars(customers.with_for_update(of=Customer) if postgres else customers)
+        )
     if postgres:  # SQLite runs one writer at a time: there are no row locks to remember
         txcache.mark_locked(session, "conversations", conversation_ids)
         txcache.mark_locked(session, "customers", customer_ids)

@@ -852,9 +852,8 @@ def _prepare_steps(*, session: Session, timers: list[Any]) -> None:
     query = select(SlaClock).where(SlaClock.id.in_(clock_ids)).order_by(SlaClock.id)
     clocks = session.scalars(query.with_for_update(skip_locked=True) if postgres else query).all()
     conversation_ids = sorted({c.conversation_id for c in clocks})
-    conversations = session.scalars(select(Conversation).where(Conversation.id.in_(conversation_ids))).all()
-    # The identity map holds rows weakly: keep them for the handlers' `session.get`s.
-    txcache.scratch(session, "sla.batch").update({"clocks": clocks, "conversations": conversations})
+    txcache.hold(session, clocks)
+    txcache.hold(session, session.scalars(select(Conversation).where(Conversation.id.in_(conversation_ids))))
     if postgres:
         txcache.mark_locked(session, "sla_clocks", [c.id for c in clocks])
 
