@@ -48,7 +48,10 @@ def at_ten_minutes(cascades):
 @pytest.fixture
 def data_dir(runtime, monkeypatch):
     monkeypatch.delenv(CORRECTION_ENV, raising=False)
-    return runtime.settings.data_dir
+    yield runtime.settings.data_dir
+    # The runtime stays installed after the test: without this, later forecasts in this process
+    # would find the file and apply it.
+    (runtime.settings.data_dir / CORRECTION_FILE).unlink(missing_ok=True)
 
 
 def test_the_default_file_is_applied_when_present_and_reloaded_when_it_changes(
@@ -86,7 +89,9 @@ def test_the_default_file_is_applied_when_present_and_reloaded_when_it_changes(
     assert forecast(SNAPS, followers=2100) == shipped
 
 
-def test_a_broken_default_file_is_ignored_but_a_broken_named_file_is_an_error(data_dir, monkeypatch, tmp_path):
+def test_a_broken_default_file_is_ignored_but_a_broken_named_file_is_an_error(
+    data_dir, monkeypatch, tmp_path
+):
     path = data_dir / CORRECTION_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('{"name": "half a fi')
@@ -105,7 +110,9 @@ def test_a_broken_default_file_is_ignored_but_a_broken_named_file_is_an_error(da
         forecast(SNAPS, followers=2100)
 
 
-def test_the_environment_wins_over_the_default_file(data_dir, at_one_hour, at_ten_minutes, monkeypatch, tmp_path):
+def test_the_environment_wins_over_the_default_file(
+    data_dir, at_one_hour, at_ten_minutes, monkeypatch, tmp_path
+):
     path = data_dir / CORRECTION_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     at_one_hour.save(path)
@@ -120,7 +127,9 @@ def test_the_environment_wins_over_the_default_file(data_dir, at_one_hour, at_te
     )
 
 
-def test_train_reach_writes_the_default_file_the_forecaster_then_uses(data_dir, cascades, monkeypatch, tmp_path):
+def test_train_reach_writes_the_default_file_the_forecaster_then_uses(
+    data_dir, cascades, monkeypatch, tmp_path
+):
     folder = tmp_path / "cascades"
     folder.mkdir()
     for i, rows in enumerate(cascades[:25]):

@@ -50,6 +50,7 @@ def create_app(
     from cuida.auth.api import router as auth_router
     from cuida.automation.api import router as automation_router
     from cuida.channels.api import router as channels_router
+    from cuida.channels.messaging_api import router as messaging_webhooks_router
     from cuida.clock.api import router as clock_router
     from cuida.commitments.api import router as commitments_router
     from cuida.contactability.api import router as contactability_router
@@ -90,6 +91,7 @@ def create_app(
         notifications_router,
         quarantine_router,
         channels_router,
+        messaging_webhooks_router,
         ratings_router,
         ratings_pages,
         listening_router,
@@ -122,5 +124,11 @@ def create_app(
 
     app.include_router(assets_router)  # /static/ (our css/js and htmx from its wheel)
     app.include_router(inbox_router)  # the inbox (UI-1)
+    from cuida.webchat.api import public as webchat_public
+    from cuida.webchat.api import router as webchat_router
+    from cuida.webchat.api import script as webchat_script
+
+    for webchat_part in (webchat_router, webchat_public, webchat_script):
+        app.include_router(webchat_part)  # the web chat widget: admin API, public endpoints, script
     app.add_middleware(errors.BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -291,9 +291,10 @@ def train_reach(
     """Fit the reach forecast's local correction on your own finished cascades (file format:
     docs/reach-forecast.md). Written to the default place, the forecaster applies it by itself (no
     restart); elsewhere, set CUIDA_REACH_CORRECTION to it."""
-    from cuida.listening.reach import CORRECTION_ENV, fit_local, read_cascade
+    from cuida.listening.reach import CORRECTION_ENV, CORRECTION_FILE, fit_local, read_cascade
 
-    target = output or settings_or_exit().data_dir / "models" / "reach-correction.json"
+    default = settings_or_exit().data_dir / CORRECTION_FILE
+    target = output or default
     try:
         rows = [read_cascade(p) for p in sorted(cascades.iterdir()) if p.is_file()]
         with console.status(f"fitting on {len(rows)} cascades"):
@@ -302,8 +303,8 @@ def train_reach(
         fail(str(exc))
     target.parent.mkdir(parents=True, exist_ok=True)
     correction.save(target)
-    default = settings_or_exit().data_dir / "models" / "reach-correction.json"
-    hint = "applied from now on" if target.resolve() == default.resolve() else f"set {CORRECTION_ENV}={target}"
+    applied = target.resolve() == default.resolve()
+    hint = "applied from now on" if applied else f"set {CORRECTION_ENV}={target}"
     console.print(f"reach correction from {len(rows)} cascades in {target}; {hint}")
 
 

@@ -36,6 +36,9 @@ class Runtime:
         from cuida.channels.service import install_adapters
 
         install_adapters(self)  # senders of configured channel accounts (email), by kind
+        from cuida.webchat.adapter import WebchatAdapter
+
+        self.adapters.register(WebchatAdapter(self))  # chat replies go to the visitor's feed
         self.huey = make_huey(settings, immediate=immediate)
         self.wake = threading.Event()  # nudges in-process consumers the moment work is enqueued
         self.consumers: Any = None

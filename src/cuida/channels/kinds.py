@@ -38,5 +38,7 @@ def register_kind(kind: Kind) -> Kind:
 def kinds() -> dict[str, Kind]:
     # Importing the adapters registers them; done lazily so this module stays import-cycle free.
     import cuida.channels.mail  # noqa: F401
+    import cuida.channels.telegram  # noqa: F401
+    import cuida.channels.whatsapp  # noqa: F401
 
     return _KINDS

@@ -157,7 +157,13 @@ def reject_webhook(
             session=session,
             type="channel.webhook_rejected",
             actor=channel_actor(kind, account_id),
-            payload={"account_id": account_id, "kind": kind, "reason": reason, "detail": words, "remote": remote},
+            payload={
+                "account_id": account_id,
+                "kind": kind,
+                "reason": reason,
+                "detail": words,
+                "remote": remote,
+            },
         )
 
 

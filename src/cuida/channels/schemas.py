@@ -13,7 +13,7 @@ from cuida.common.text import SafeStr
 
 class ChannelAccountCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: str = Field(description="The channel this account connects: email (more kinds to come).")
+    kind: str = Field(description="The channel this account connects: email, telegram or whatsapp.")
     name: SafeStr = Field(min_length=1, max_length=200, description="A name for people, unique.")
     config: dict[str, Any] = Field(default_factory=dict, description="Settings of the kind (see its docs).")
     secrets: dict[str, SafeStr] = Field(

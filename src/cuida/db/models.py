@@ -2,6 +2,7 @@
 
 # Domains added by care operations register their tables here too.
 import cuida.automation.models  # noqa: E402,F401
+import cuida.channels.messaging_models  # noqa: E402,F401
 import cuida.channels.models  # noqa: E402,F401
 import cuida.commitments.models  # noqa: E402,F401
 import cuida.contactability.models  # noqa: E402,F401

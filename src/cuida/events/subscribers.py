@@ -13,3 +13,4 @@ import cuida.listening.mention_import  # noqa: F401
 import cuida.listening.service  # noqa: F401
 import cuida.ratings.service  # noqa: F401
 import cuida.sla.service  # noqa: F401
+import cuida.webchat.service  # noqa: F401

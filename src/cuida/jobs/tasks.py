@@ -43,7 +43,14 @@ def _tasks() -> dict[str, Any]:
 
             return poll_listening_feed(current(), feed_id).model_dump()
 
+        @huey.task(name="deliver_alert_email")
+        def _deliver_alert_email(delivery_id: int) -> bool:
+            from cuida.listening.delivery import deliver as deliver_alert
+
+            return deliver_alert(current(), delivery_id)
+
         _registered[key] = {
+            "deliver_alert_email": _deliver_alert_email,
             "process_messages": _process_messages,
             "deliver_reply": _deliver_reply,
             "poll_channel": _poll_channel,
@@ -71,3 +78,7 @@ def poll_channel(account_id: int) -> None:
 
 def poll_feed(feed_id: int) -> None:
     _tasks()["poll_feed"](feed_id)
+
+
+def deliver_alert_email(delivery_id: int) -> None:
+    _tasks()["deliver_alert_email"](delivery_id)

@@ -523,7 +523,9 @@ class LocalCorrection(BaseModel):
 CORRECTION_FILE = Path("models") / "reach-correction.json"  # under CUIDA_DATA_DIR: `cuida train-reach`
 # path -> (the file's identity when read, what it held); a new identity means the file changed
 _loaded: dict[str, tuple[tuple[int, int, int], LocalCorrection]] = {}
-_refused: dict[str, tuple[int, int, int]] = {}  # default files that could not be read, not retried until changed
+_refused: dict[
+    str, tuple[int, int, int]
+] = {}  # default files that could not be read, not retried until changed
 
 
 def default_correction_path() -> Path:

@@ -11,6 +11,8 @@
   that crossed the line, so they are visible (SSE, webhooks) as soon as the POST answers.
 - *Alerts* de-duplicate on the case (else the mention): one row, raised in place to a higher level,
   escalated to the managers by a DB timer when nobody acknowledges it in time.
+- Raised and escalated alerts also go out by email (the configured email account's SMTP) and by
+  signed webhook (`listening.delivery`): enqueued in the same transaction, sent after it commits.
 - The brand's hourly mention volume is checked for spikes (`listening.spikes`) by a timer at the end
   of every hour in which mentions arrived.
 """
@@ -35,7 +37,9 @@ from cuida.conversations.models import Conversation, Message
 from cuida.customers.models import Customer, Identity
 from cuida.events.models import Event
 from cuida.events.service import SYSTEM, Actor, publish, subscribe
-from cuida.listening import reach
+from cuida.listening import delivery, reach
+from cuida.listening.feed_models import BrandTerm
+from cuida.listening.feed_parse import TermMatcher
 from cuida.listening.models import ALERT_LEVELS, ListeningAlert, Mention, MentionSnapshot
 from cuida.listening.schemas import SnapshotIn
 from cuida.notifications.service import leads_of, managers, notify
@@ -55,6 +59,8 @@ MAX_TEXT = 5000
 ESCALATION_KIND = "listening.alert_escalation"
 VOLUME_KIND = "listening.volume"
 SPIKE_HISTORY = timedelta(days=8)
+TOPIC_THRESHOLD = 0.5  # an intent this probable makes the mention count under its topic
+_TERM_MATCHER = "cuida.listening.term_matcher"
 
 
 def _settings() -> Settings:
@@ -103,7 +109,7 @@ def record_mention(*, session: Session, message: Message) -> Mention:
         author_followers=message.author_followers,
         url=_link_of(message),
         text=(message.text or "")[:MAX_TEXT],
-        triage=_triage_summary(message.triage),
+        triage={**_triage_summary(message.triage), "terms": terms_of(session, message.text or "")},
         posted_at=message.occurred_at,
         counts={},
         snapshot_count=0,
@@ -187,7 +193,44 @@ def _triage_summary(triage: dict[str, Any] | None) -> dict[str, Any]:
         "complaint": bool((triage.get("complaint") or {}).get("label", False)),
         "public_escalation_threat": float(intents.get("public_escalation_threat", 0.0)),
         "legal_threat": float(intents.get("legal_threat", 0.0)),
+        "topics": topics_of(triage),
     }
+
+
+def topics_of(triage: dict[str, Any]) -> list[str]:
+    """The topics a mention is counted under for spikes: each intent triage gives at least
+    TOPIC_THRESHOLD ("intent:complaint", "intent:legal_threat"...) and the kind of request
+    ("request:refund")."""
+    intents = triage.get("intents") or {}
+    found = [
+        f"intent:{name}"
+        for name, p in sorted(intents.items())
+        if isinstance(p, int | float) and p >= TOPIC_THRESHOLD and name != "off_topic"
+    ]
+    kind = triage.get("request_kind")
+    if isinstance(kind, str) and kind:
+        found.append(f"request:{kind[:40]}")
+    return found
+
+
+def terms_of(session: Session, text: str) -> list[str]:
+    """The configured brand terms (`listening_terms`, read only) the text names, as their folded
+    keys. The matcher is built once per transaction, so a batch of mentions costs one read."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_TERM_MATCHER)
+    if cached is None or cached[0] is not transaction:
+        rows = session.execute(
+            select(BrandTerm.term, BrandTerm.term_key, BrandTerm.exclusions).where(
+                BrandTerm.enabled.is_(True)
+            )
+        ).all()
+        keys = {term: key for term, key, _ in rows}
+        cached = (transaction, TermMatcher((term, list(excl or [])) for term, _, excl in rows), keys)
+        session.info[_TERM_MATCHER] = cached
+    _, matcher, keys = cached
+    if not keys:
+        return []
+    return sorted({keys[t] for t in matcher.matches(text) if t in keys})
 
 
 # -- snapshots and forecasts ---------------------------------------------------------------------
@@ -631,6 +674,8 @@ def raise_alert(
             **details,
         },
     )
+    # Email and webhook, enqueued in this same transaction (sent once it commits).
+    delivery.enqueue_alert(session=session, alert=alert, step="raised", agent_ids=recipients, at=at)
     if alert.escalation_level == 0:
         schedule(
             session=session,
@@ -839,6 +884,7 @@ def _escalate(*, session: Session, timer: Timer, at: datetime) -> None:
         conversation_id=alert.conversation_id,
         payload={"alert_id": alert.id, "level": ALERT_LEVELS[alert.level], "notified": targets},
     )
+    delivery.enqueue_alert(session=session, alert=alert, step="escalated", agent_ids=targets, at=at)
 
 
 # -- volume spikes -------------------------------------------------------------------------------
@@ -893,39 +939,128 @@ def hourly_volume(
     return [(b, totals[b]) for b in buckets], [negatives[b] for b in buckets]
 
 
-@on(VOLUME_KIND)
-def _volume_check(*, session: Session, timer: Timer, at: datetime) -> None:
-    """An hour closed: run the spike detector over the brand's last 8 days of hourly volume and alert
-    when the hour just closed raised a spike (volume, or negative share)."""
+@dataclass(frozen=True)
+class VolumeSeries:
+    """Hourly mentions and negative mentions of one series: "brand" (every mention), "term:<term>"
+    (mentions naming a brand term) or "topic:<label>" (mentions triage gave that topic)."""
+
+    key: str
+    label: str
+    counts: list[tuple[datetime, int]]
+    negative: list[int]
+
+
+def volume_series(*, session: Session, until: datetime, hours: int) -> list[VolumeSeries]:
+    """Every series' hourly volume for the `hours` hours before `until`, in one read of the mentions.
+    A term's series starts when the term was configured and the topics' when mentions began to carry
+    them, so the hours before count as unknown rather than as silence (which a spike test would take
+    the first ordinary hour for a spike against)."""
+    start = until - timedelta(hours=hours)
+    buckets = [start + timedelta(hours=i) for i in range(hours)]
+    totals: dict[str, dict[datetime, int]] = {}
+    negatives: dict[str, dict[datetime, int]] = {}
+    first_labelled: datetime | None = None
+    for created_at, triage in session.execute(
+        select(Mention.created_at, Mention.triage).where(
+            Mention.created_at >= start, Mention.created_at < until
+        )
+    ):
+        triage = triage or {}
+        bucket = _hour(created_at)
+        keys = ["brand"]
+        if "topics" in triage:
+            first_labelled = bucket if first_labelled is None else min(first_labelled, bucket)
+            keys += [f"term:{t}" for t in triage.get("terms") or [] if isinstance(t, str)]
+            keys += [f"topic:{t}" for t in triage.get("topics") or [] if isinstance(t, str)]
+        negative = triage.get("sentiment") == "negative"
+        for key in keys:
+            series = totals.get(key)
+            if series is None:
+                series = totals[key] = dict.fromkeys(buckets, 0)
+                negatives[key] = dict.fromkeys(buckets, 0)
+            if bucket in series:
+                series[bucket] += 1
+                negatives[key][bucket] += negative
+    terms = {
+        key: (term, _hour(created))
+        for term, key, created in session.execute(
+            select(BrandTerm.term, BrandTerm.term_key, BrandTerm.created_at).where(
+                BrandTerm.enabled.is_(True)
+            )
+        )
+    }
+    found: list[VolumeSeries] = []
+    for key in sorted(totals, key=lambda k: (k != "brand", k)):
+        begin, label = start, "brand"
+        if key.startswith("term:"):
+            if key[5:] not in terms:
+                continue  # a term no longer configured
+            label = f'term "{terms[key[5:]][0]}"'
+            begin = max(start, terms[key[5:]][1], first_labelled or start)
+        elif key.startswith("topic:"):
+            label = f"topic {key[6:]}"
+            begin = max(start, first_labelled or start)
+        kept = [b for b in buckets if b >= begin]
+        found.append(
+            VolumeSeries(
+                key=key,
+                label=label,
+                counts=[(b, totals[key][b]) for b in kept],
+                negative=[negatives[key][b] for b in kept],
+            )
+        )
+    return found
+
+
+def check_volume(*, session: Session, bucket_end: datetime, at: datetime) -> list[ListeningAlert]:
+    """Run the spike detector over the last 8 days of hourly volume of the brand, of each brand term
+    and of each topic, and raise an alert for each spike the hour just closed raised (volume or
+    negative share). One alert per series, kind and spike start: checking the same hour again
+    raises nothing new."""
     from cuida.listening import spikes
 
-    bucket_end = datetime.fromisoformat(str((timer.payload or {})["bucket_end"]))
     hours = int(SPIKE_HISTORY / timedelta(hours=1))
-    series, negative = hourly_volume(session=session, until=bucket_end, hours=hours)
     closed = bucket_end - timedelta(hours=1)
-    for spike in spikes.detect(series, negative=negative, key="brand"):
-        if spike.alerted_at != closed:
-            continue
-        raise_alert(
-            session=session,
-            key=f"spike:brand:{spike.kind}:{spike.start.isoformat()}",
-            kind="spike",
-            level=2,
-            reasons=[spike.reason],
-            at=at,
-            extra={
-                "spike": {
-                    "series": "brand",
-                    "kind": spike.kind,
-                    "start": spike.start.isoformat(),
-                    "peak_at": spike.peak_at.isoformat(),
-                    "observed": spike.observed,
-                    "expected": round(spike.expected, 2),
-                    "score": round(spike.score, 2),
-                    "total": spike.total,
-                }
-            },
-        )
+    config = spikes.SpikeConfig()
+    raised: list[ListeningAlert] = []
+    for series in volume_series(session=session, until=bucket_end, hours=hours):
+        if not series.counts or max(c for _, c in series.counts) < config.min_count:
+            continue  # no hour is big enough to be a spike
+        for spike in spikes.detect(series.counts, negative=series.negative, key=series.key, config=config):
+            if spike.alerted_at != closed:
+                continue
+            reason = spike.reason if series.key == "brand" else f"{series.label}: {spike.reason}"
+            raised.append(
+                raise_alert(
+                    session=session,
+                    key=f"spike:{series.key[:120]}:{spike.kind}:{spike.start.isoformat()}",
+                    kind="spike",
+                    level=2,
+                    reasons=[reason],
+                    at=at,
+                    extra={
+                        "spike": {
+                            "series": series.key,
+                            "label": series.label,
+                            "kind": spike.kind,
+                            "start": spike.start.isoformat(),
+                            "peak_at": spike.peak_at.isoformat(),
+                            "observed": spike.observed,
+                            "expected": round(spike.expected, 2),
+                            "score": round(spike.score, 2),
+                            "total": spike.total,
+                        }
+                    },
+                )
+            )
+    return raised
+
+
+@on(VOLUME_KIND)
+def _volume_check(*, session: Session, timer: Timer, at: datetime) -> None:
+    """An hour closed: check it for spikes, brand-wide, per brand term and per topic."""
+    bucket_end = datetime.fromisoformat(str((timer.payload or {})["bucket_end"]))
+    check_volume(session=session, bucket_end=bucket_end, at=at)
 
 
 # -- reading -------------------------------------------------------------------------------------

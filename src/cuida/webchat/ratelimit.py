@@ -12,10 +12,11 @@ nothing, so a client that waits the time it is told gets through.
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -41,6 +42,10 @@ IP_SESSIONS = Bucket(capacity=20, per_second=1 / 30)
 VISITOR_IDENTIFY = Bucket(capacity=5, per_second=1 / 60)
 
 
+# Every bucket above is full again within ten minutes of its last use; an hour idle is safe to forget.
+FORGET_AFTER = timedelta(hours=1)
+
+
 class RateLimited(CuidaError):
     status_code = 429
     code = "rate_limited"
@@ -53,6 +58,10 @@ class RateLimited(CuidaError):
 def take(*, session: Session, key: str, bucket: Bucket, at: datetime | None = None) -> None:
     """Take one token from `key`'s bucket or raise RateLimited."""
     at = at or wall_now()
+    if secrets.randbelow(200) == 0:
+        # Now and then, drop buckets idle long enough to be full: the table stays the size of the
+        # traffic of the last hour, with no sweeper to run.
+        session.execute(delete(WebchatRateBucket).where(WebchatRateBucket.updated_at < at - FORGET_AFTER))
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
         insert(WebchatRateBucket)

@@ -147,4 +147,3 @@ class FeedItem(BaseModel):
     text: str
     author: str | None
     at: datetime
-

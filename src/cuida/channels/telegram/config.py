@@ -20,8 +20,10 @@ class TelegramConfig(BaseModel):
         "/api/v1/channels/telegram/{account_id}/webhook (Telegram allows only one of the two at a time).",
     )
     poll_seconds: float = Field(default=2, ge=0.5, le=3600, description="Pause between two polls.")
+    # The poll job holds a worker thread while getUpdates waits, so the wait is short by default;
+    # an update that arrives meanwhile is answered at once.
     long_poll_seconds: int = Field(
-        default=25, ge=0, le=50, description="How long getUpdates waits for an update before answering empty."
+        default=5, ge=0, le=50, description="How long getUpdates waits for an update before answering empty."
     )
     batch: int = Field(default=100, ge=1, le=100, description="Updates fetched and stored per transaction.")
     rounds: int = Field(default=20, ge=1, le=1000, description="getUpdates calls per poll at most.")

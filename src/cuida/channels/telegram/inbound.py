@@ -211,7 +211,9 @@ def store_updates(
         items = [read_update(u, account_id=account_id, resolve=resolve) for u in updates]
         outcome = store_items(session, kind=KIND, account_id=account_id, items=items)
         if offset is not None:
-            channels.set_cursor(session=session, account_id=account_id, key=CURSOR_KEY, value={"offset": offset})
+            channels.set_cursor(
+                session=session, account_id=account_id, key=CURSOR_KEY, value={"offset": offset}
+            )
         if lease_seconds is not None:
             channels.extend_poll(session=session, account_id=account_id, lease_seconds=lease_seconds)
     if outcome.fresh_ids:  # after commit: a job must never look for a message not there yet
@@ -229,8 +231,15 @@ def _count(answer: PollAnswer, fetched: int, outcome: Outcome) -> None:
     answer.quarantined += outcome.quarantined
 
 
-def poll_updates(runtime: Runtime, account_id: int, config: TelegramConfig, token: str, answer: PollAnswer) -> None:
-    lease = max(runtime.settings.lease_seconds, 2 * (config.timeout_seconds + config.long_poll_seconds))
+def _lease(runtime: Runtime, config: TelegramConfig) -> float:
+    # Long enough for a long poll that runs into its HTTP timeout, so no second worker steps in.
+    return max(runtime.settings.lease_seconds, 2 * (config.timeout_seconds + config.long_poll_seconds))
+
+
+def poll_updates(
+    runtime: Runtime, account_id: int, config: TelegramConfig, token: str, answer: PollAnswer
+) -> None:
+    lease = _lease(runtime, config)
     for round_number in range(config.rounds):
         with runtime.db.sessions() as session:
             offset = channels.get_cursor(session=session, account_id=account_id, key=CURSOR_KEY).get("offset")
@@ -271,15 +280,17 @@ def poll(runtime: Runtime, account_id: int) -> PollAnswer:
         account = channels.get_account(session=session, account_id=account_id)
         config = TelegramConfig.model_validate(account.config)
         token = str((account.secrets or {}).get("bot_token") or "")
+        channels.extend_poll(session=session, account_id=account_id, lease_seconds=_lease(runtime, config))
     answer = PollAnswer(account_id=account_id, polled=True)
-    next_in = config.poll_seconds
+    if config.mode == "webhook":
+        # Telegram pushes; getUpdates would be refused while a webhook is set.
+        with db.session() as session:
+            channels.release_poll(session=session, account_id=account_id, next_in_seconds=3600)
+        return answer
     try:
-        if config.mode == "webhook":
-            next_in = 3600  # Telegram pushes; getUpdates would be refused while a webhook is set
-        elif not token:
+        if not token:
             raise TelegramError("the account has no bot_token secret")
-        else:
-            poll_updates(runtime, account_id, config, token, answer)
+        poll_updates(runtime, account_id, config, token, answer)
         with db.session() as session:
             channels.record_success(session=session, account_id=account_id, backlog=answer.backlog)
     except Exception as exc:
@@ -289,7 +300,7 @@ def poll(runtime: Runtime, account_id: int) -> PollAnswer:
             channels.record_error(session=session, account_id=account_id, error=answer.error)
     finally:
         with db.session() as session:
-            channels.release_poll(session=session, account_id=account_id, next_in_seconds=next_in)
+            channels.release_poll(session=session, account_id=account_id, next_in_seconds=config.poll_seconds)
     return answer
 
 
@@ -320,7 +331,10 @@ def receive_webhook(
     with runtime.db.sessions() as session:
         expected, enabled = _account(session, account_id)
     if not expected:
-        reason, words = "no_secret", "set the account's webhook_secret (and the same secret_token in setWebhook)"
+        reason, words = (
+            "no_secret",
+            "set the account's webhook_secret (and the same secret_token in setWebhook)",
+        )
     elif not secret_token:
         reason, words = "missing_secret", f"send {SECRET_HEADER}"
     elif not hmac.compare_digest(expected.encode(), secret_token.encode()):

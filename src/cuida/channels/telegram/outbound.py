@@ -48,9 +48,12 @@ class TelegramAdapter:
             wanted: Any = None
             if message.in_reply_to:
                 meta = session.scalar(
-                    select(Message.meta).where(Message.channel == KIND, Message.external_id == message.in_reply_to)
+                    select(Message.meta).where(
+                        Message.channel == KIND, Message.external_id == message.in_reply_to
+                    )
                 )
-                wanted = ((meta or {}).get("telegram") or {}).get("account_id")
+                found = (meta or {}).get("telegram")
+                wanted = found.get("account_id") if isinstance(found, dict) else None
             accounts = list(
                 session.scalars(
                     select(ChannelAccount)
@@ -71,7 +74,9 @@ class TelegramAdapter:
         config = TelegramConfig.model_validate(account.config)
         token = str((account.secrets or {}).get("bot_token") or "")
         if not token:
-            return DeliveryResult(ok=False, error=f"telegram account {account.id} has no bot_token", retry=False)
+            return DeliveryResult(
+                ok=False, error=f"telegram account {account.id} has no bot_token", retry=False
+            )
         answered = parse_ref(message.in_reply_to)
         if answered is not None:
             chat_id: int | str = answered[0]
