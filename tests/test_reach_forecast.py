@@ -8,9 +8,20 @@ import math
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-from cuida import listening
-from cuida.listening.reach import Forecast, forecast, forecast_events
+from cuida import cli, listening
+from cuida.listening.reach import (
+    CORRECTION_ENV,
+    LOCAL_NAME,
+    LOCAL_TIMES,
+    Forecast,
+    LocalCorrection,
+    fit_local,
+    forecast,
+    forecast_events,
+    read_cascade,
+)
 from cuida.listening.synthetic import CascadeParams, population, simulate
 
 POLL = (60, 120, 300, 600, 1200, 1800, 3600)
@@ -165,3 +176,99 @@ def test_vaqueros_interval_at_1h_contains_the_final_323():
     # posts possible), but it must hold the story's final.
     f = forecast([(600, 6), (1800, 21), (3600, 58)], followers=2100)
     assert f.low <= 323 <= f.high
+
+
+# --- a correction fitted on the company's own cascades ---------------------------------------------
+
+SLOWER = 4.0  # the company's audience reshares four times slower than the synthetic prior assumes
+
+
+def _rows(c, stretch=1.0):
+    """A synthetic cascade as `read_cascade` rows: the original post first, times stretched."""
+    return np.vstack([[0.0, c.params.root_followers], np.column_stack([c.times * stretch, c.followers])])
+
+
+@pytest.fixture(scope="module")
+def shifted():
+    # A world the shipped prior gets wrong: the same process, four times slower. Half to fit on, half
+    # held out.
+    cs = [_rows(c, SLOWER) for c in population(200, seed=31, min_size=200)]
+    return cs[:100], cs[100:]
+
+
+@pytest.fixture(scope="module")
+def local(shifted):
+    return fit_local(shifted[0], times=(3600.0,))
+
+
+def _at(rows, now, correction):
+    reshares = rows[1:]
+    k = int(np.searchsorted(reshares[:, 0], now, side="right"))
+    return forecast_events(reshares[:k].tolist(), followers=rows[0, 1], now=now, correction=correction)
+
+
+def test_local_correction_removes_the_shift_the_shipped_prior_cannot_see(shifted, local):
+    errors: dict[str, list[float]] = {"shipped": [], "local": []}
+    inside = 0
+    for rows in shifted[1]:
+        final = rows.shape[0] - 1
+        for key, correction in (("shipped", False), ("local", local)):
+            f = _at(rows, 3600.0, correction)
+            errors[key].append(math.log((f.final + 1) / (final + 1)))
+            assert f.observed <= f.low <= f.final <= f.high
+            inside += key == "local" and f.low <= final <= f.high
+    shipped, fitted = np.array(errors["shipped"]), np.array(errors["local"])
+    assert np.median(shipped) < -0.2  # the shipped prior under-forecasts the slow audience ...
+    assert abs(np.median(fitted)) < 0.15  # ... the correction learnt from its own cascades does not
+    assert np.median(np.abs(fitted)) < 0.8 * np.median(np.abs(shipped))
+    # Cross-conformal interval from out-of-fold residuals: about 80% on fresh cascades.
+    assert 0.65 <= inside / len(shifted[1]) <= 0.93
+
+
+def test_local_correction_applies_only_near_the_times_it_was_fitted_at(shifted, local):
+    rows = shifted[1][0]
+    assert LOCAL_NAME in _at(rows, 3600.0, local).model
+    assert LOCAL_NAME in _at(rows, 5000.0, local).model  # within a factor 2
+    far = _at(rows, 6 * 3600.0, local)
+    assert LOCAL_NAME not in far.model and far == _at(rows, 6 * 3600.0, False)
+
+
+def test_local_correction_file_is_read_from_the_environment(shifted, local, tmp_path, monkeypatch):
+    path = tmp_path / "mine.json"
+    local.save(path)
+    assert LocalCorrection.load(path) == local
+    snaps = [(600, 6), (1800, 21), (3600, 58)]
+    monkeypatch.delenv(CORRECTION_ENV, raising=False)
+    shipped = forecast(snaps, followers=2100)
+    monkeypatch.setenv(CORRECTION_ENV, str(path))
+    corrected = forecast(snaps, followers=2100)
+    assert LOCAL_NAME in corrected.model and LOCAL_NAME not in shipped.model
+    assert corrected == forecast(snaps, followers=2100, correction=local)
+    assert forecast(snaps, followers=2100, correction=False) == shipped
+
+
+def test_train_reach_command_reads_cascade_files_and_refuses_bad_ones(shifted, tmp_path):
+    folder = tmp_path / "cascades"
+    folder.mkdir()
+    for i, rows in enumerate(shifted[0][:25]):
+        lines = [f"{rows.shape[0]} 0.5"] + [f"{t:.0f} {n:.0f}" for t, n in rows]
+        (folder / f"post{i}.txt").write_text("\n".join(lines) + "\n")
+    assert np.array_equal(read_cascade(folder / "post0.txt"), np.round(shifted[0][0]))
+    out = tmp_path / "mine.json"
+    result = CliRunner().invoke(cli.app, ["train-reach", str(folder), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    fitted = LocalCorrection.load(out)
+    assert {m.at for m in fitted.models["counts"]} == set(LOCAL_TIMES)
+    assert all(m.cascades == 25 and m.low <= 0 <= m.high for m in fitted.models["events"])
+    (tmp_path / "bad").mkdir()
+    bad = tmp_path / "bad" / "post.txt"
+    bad.write_text("3 0.5\n0 100\n60 oops\n")
+    with pytest.raises(ValueError, match="seconds"):
+        read_cascade(bad)
+    bad.write_text("3 0.5\n0 100\n60 20\n30 10\n")
+    with pytest.raises(ValueError, match="sorted"):
+        read_cascade(bad)
+    with pytest.raises(ValueError, match="at least"):
+        fit_local(shifted[0][:5])
+    result = CliRunner().invoke(cli.app, ["train-reach", str(bad.parent), "--output", str(out)])
+    assert result.exit_code == 2 and "sorted" in result.output

@@ -49,6 +49,7 @@ def create_app(
 
     from cuida.auth.api import router as auth_router
     from cuida.automation.api import router as automation_router
+    from cuida.channels.api import router as channels_router
     from cuida.clock.api import router as clock_router
     from cuida.commitments.api import router as commitments_router
     from cuida.contactability.api import router as contactability_router
@@ -58,6 +59,8 @@ def create_app(
     from cuida.goodwill.api import router as goodwill_router
     from cuida.ingest.api import router as ingest_router
     from cuida.listening.api import router as listening_router
+    from cuida.listening.feed_api import router as listening_feeds_router
+    from cuida.listening.incident_api import router as incidents_router
     from cuida.notifications.api import router as notifications_router
     from cuida.quarantine.api import router as quarantine_router
     from cuida.ratings.api import pages as ratings_pages
@@ -86,9 +89,12 @@ def create_app(
         routing_router,
         notifications_router,
         quarantine_router,
+        channels_router,
         ratings_router,
         ratings_pages,
         listening_router,
+        incidents_router,
+        listening_feeds_router,
         clock_router,
         pages_router,
     ):
@@ -96,10 +102,17 @@ def create_app(
     from cuida.web.admin_page import router as admin_page_router
     from cuida.web.board import router as board_router
     from cuida.web.customers_page import router as customers_page_router
+    from cuida.web.listening_page import router as listening_page_router
     from cuida.web.profile_page import router as profile_page_router
 
     # The lead's board, customers, profile and admin pages.
-    for page_router in (board_router, customers_page_router, profile_page_router, admin_page_router):
+    for page_router in (
+        board_router,
+        listening_page_router,
+        customers_page_router,
+        profile_page_router,
+        admin_page_router,
+    ):
         app.include_router(page_router)
     from cuida.web.conversation_page import router as conversation_page_router
 

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -277,6 +277,113 @@ def train(
         f"triage model: {len(examples)} examples ({corrected} corrected messages), "
         f"{model.featurizer.size:,} features, {len(model.heads)} heads, {size:.1f} MB in {target}"
     )
+
+
+@app.command("train-reach")
+def train_reach(
+    cascades: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="Folder of your finished cascades, one file per post."
+    ),
+    output: Path = typer.Option(
+        None, help="Where to write the correction (default: CUIDA_DATA_DIR/models/reach-correction.json)."
+    ),
+) -> None:
+    """Fit the reach forecast's local correction on your own finished cascades (file format:
+    docs/reach-forecast.md). Written to the default place, the forecaster applies it by itself (no
+    restart); elsewhere, set CUIDA_REACH_CORRECTION to it."""
+    from cuida.listening.reach import CORRECTION_ENV, fit_local, read_cascade
+
+    target = output or settings_or_exit().data_dir / "models" / "reach-correction.json"
+    try:
+        rows = [read_cascade(p) for p in sorted(cascades.iterdir()) if p.is_file()]
+        with console.status(f"fitting on {len(rows)} cascades"):
+            correction = fit_local(rows)
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    correction.save(target)
+    default = settings_or_exit().data_dir / "models" / "reach-correction.json"
+    hint = "applied from now on" if target.resolve() == default.resolve() else f"set {CORRECTION_ENV}={target}"
+    console.print(f"reach correction from {len(rows)} cascades in {target}; {hint}")
+
+
+@app.command("import-mentions")
+def import_mentions(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="An export: CSV with a header, or JSON."
+    ),
+    format: str = typer.Option(None, "--format", help="csv or json (default: from the file's extension)."),
+    chunk: int = typer.Option(200, min=1, max=5000, help="Rows per transaction."),
+) -> None:
+    """Import social mentions (author, followers, text, link, time, engagement counts) from an export
+    of a social network or a listening tool. Each row becomes a mention, processed before the command
+    ends; a post already imported (same link) is not stored twice. Rows that cannot be read are
+    listed and kept in the quarantine."""
+    from cuida.common.errors import CuidaError
+    from cuida.listening.mention_import import read_rows
+
+    suffix = file.suffix.lower()
+    fmt = format or {".csv": "csv", ".tsv": "csv", ".json": "json"}.get(suffix)
+    if fmt not in ("csv", "json"):
+        fail(f"cannot tell the format of {file.name}: say --format csv or --format json")
+    settings = settings_or_exit()
+    try:
+        rows = read_rows(file.read_bytes(), fmt)
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc}")
+    except CuidaError as exc:
+        fail(f"{file.name}: {exc.message}")
+    runtime = runtime_or_exit(settings, check_queue=False).install()
+    try:
+        _require_current_schema(runtime)
+        _import_mentions(runtime, rows, file.name, fmt, chunk)
+    finally:
+        runtime.close()
+
+
+def _import_mentions(runtime: Runtime, rows: list[Any], name: str, fmt: str, chunk: int) -> None:
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cuida.events.service import Actor
+    from cuida.ingest.service import process_messages
+    from cuida.listening.mention_import import import_rows
+
+    actor = Actor("cli", None, "cuida import-mentions")
+    stored = duplicates = snapshots = 0
+    errors = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(f"importing {name}", total=len(rows))
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            with runtime.db.session() as session:
+                result = import_rows(session=session, rows=part, actor=actor, source=name, fmt=fmt)
+            if result.message_ids:  # linked, threaded, triaged and recorded as mentions here and now
+                process_messages(runtime.db, result.message_ids, lease_seconds=runtime.settings.lease_seconds)
+            stored, duplicates = stored + result.stored, duplicates + result.duplicates
+            snapshots += result.snapshots
+            errors.extend(result.errors)
+            progress.advance(task, len(part))
+    for error in errors[:50]:
+        where = f"row {error.row}" + (f" (line {error.line})" if error.line else "")
+        problems = escape("; ".join(f"{e['field']}: {e['message']}" for e in error.errors))
+        console.print(f"[yellow]{where}[/]: {problems} (quarantine #{error.quarantine_id})", highlight=False)
+    if len(errors) > 50:
+        console.print(f"... and {len(errors) - 50} more rows in the quarantine", highlight=False)
+    console.print(
+        f"{name}: {len(rows)} rows: {stored} new mentions, {duplicates} already imported, "
+        f"{snapshots} new engagement readings, {len(errors)} rows not readable",
+        highlight=False,
+        markup=False,
+    )
+    if rows and stored + duplicates == 0:
+        raise typer.Exit(1)
 
 
 @token_app.command("create")

@@ -33,6 +33,9 @@ class Runtime:
         self.broker = Broker(settings.redis_url)
         attach(self.db.sessions, self.broker)
         self.adapters = AdapterRegistry()
+        from cuida.channels.service import install_adapters
+
+        install_adapters(self)  # senders of configured channel accounts (email), by kind
         self.huey = make_huey(settings, immediate=immediate)
         self.wake = threading.Event()  # nudges in-process consumers the moment work is enqueued
         self.consumers: Any = None

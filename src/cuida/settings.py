@@ -110,6 +110,16 @@ class Settings(BaseSettings):
         ge=1,
         description="A crisis alert nobody acknowledged within this many minutes is escalated to the managers.",
     )
+    listening_alert_on_duty: str = Field(
+        default="",
+        description="Addresses that receive every crisis alert by email besides the agents it names "
+        "(comma-separated: an on-call mailbox, a pager gateway).",
+    )
+    listening_alert_email_account: int | None = Field(
+        default=None,
+        description="Id of the email channel account that sends crisis alerts (unset: the first enabled "
+        "email account with an SMTP server).",
+    )
     listening_reach_followers: int = Field(
         default=10_000,
         ge=1,
@@ -118,6 +128,30 @@ class Settings(BaseSettings):
     listening_spike_alerts: bool = Field(
         default=True,
         description="Check the brand's hourly mention volume for spikes (an hourly timer while mentions arrive).",
+    )
+    listening_incident_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="Mentions posted within this many days of each other may be grouped into one incident.",
+    )
+    listening_incident_similarity: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Two mentions with at least this Jaccard similarity of their stemmed words (and at least "
+        "four words each) are about the same thing.",
+    )
+    listening_brand_hashtags: str = Field(
+        default="",
+        description="The brand's own hashtags, comma-separated (without #): they are in most mentions, so "
+        "sharing one does not put two mentions in the same incident.",
+    )
+    listening_feed_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=7 * 24 * 60,
+        description="Default minutes between two polls of a brand listening feed (each feed may set its own).",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

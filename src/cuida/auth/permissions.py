@@ -24,6 +24,8 @@ SCOPES = {
     "routing:manage": "Set team routing modes, and other agents' presence and capacity.",
     "listening:read": "Read mentions, their forecasts and risk, and crisis alerts.",
     "listening:write": "Post engagement snapshots of mentions and acknowledge crisis alerts.",
+    "listening:manage": "Close incidents and give their coordinated public answer (with private follow-ups).",
+    "channels:manage": "Configure channel accounts (mailboxes, bots, feeds) and see their health.",
     "admin": "Agents, teams, tokens and the manual clock.",
 }
 
@@ -50,6 +52,7 @@ _LEAD = _AGENT | {
     "goodwill:report",
     "automation:manage",
     "routing:manage",
+    "listening:manage",
 }
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "agent": frozenset(_AGENT),

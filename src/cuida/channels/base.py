@@ -22,6 +22,9 @@ class DeliveryResult:
     provider_id: str | None = None
     error: str | None = None
     retry: bool = True  # False: the provider refused for good; do not try again
+    # Seconds the provider asked us to wait before trying again (a rate limit); the backoff is
+    # never shorter than this.
+    retry_after: float | None = None
 
 
 class ChannelAdapter(Protocol):

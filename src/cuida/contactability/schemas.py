@@ -14,7 +14,13 @@ Purpose = Literal["marketing", "sales", "service"]
 PreferencePurpose = Literal["marketing", "sales", "all"]
 
 # What a subscription may ask for.
-WEBHOOK_EVENTS = ("contactability.suppressed", "contactability.released", "contactability.violation")
+WEBHOOK_EVENTS = (
+    "contactability.suppressed",
+    "contactability.released",
+    "contactability.violation",
+    "listening.alert_raised",  # a crisis alert raised, or raised to a higher level (listening.delivery)
+    "listening.alert_escalated",  # nobody acknowledged it in time: the managers were told
+)
 
 
 class Reason(BaseModel):

@@ -508,6 +508,7 @@ def finish_delivery(
     error: str | None,
     retry: bool,
     max_attempts: int,
+    retry_after: float | None = None,
 ) -> Delivery:
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
@@ -526,7 +527,9 @@ def finish_delivery(
     elif retry and delivery.attempts < max_attempts:
         delivery.last_error = error
         # Exponential backoff in real seconds: 5s, 10s, 20s ... capped at an hour.
-        delivery.next_attempt_at = wall_now() + timedelta(seconds=min(3600, 5 * 2 ** (delivery.attempts - 1)))
+        # A provider's own "retry after" (a rate limit) is never cut short.
+        backoff = max(min(3600, 5 * 2 ** (delivery.attempts - 1)), retry_after or 0)
+        delivery.next_attempt_at = wall_now() + timedelta(seconds=backoff)
         kind = "reply.retrying"
     else:
         delivery.status = "failed"

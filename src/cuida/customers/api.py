@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from fastapi import APIRouter, Depends, Query
 
 from cuida.conversations import access
 from cuida.customers import service
 from cuida.customers.schemas import (
+    AcceptResult,
+    AcceptSuggestion,
     CustomerCreate,
     CustomerRead,
     CustomerUpdate,
     IdentityIn,
     IdentityRead,
+    MergeRecordRead,
     MergeRequest,
     MergeResult,
+    MergeSuggestionRead,
     Timeline,
     TimelineItem,
 )
@@ -46,6 +52,106 @@ def search_customers(
             CustomerRead.model_validate(c)
             for c in service.search_customers(session=session, q=q, limit=limit)
         ]
+
+
+# Identity resolution. Declared before "/{customer_id}" so "suggestions" and "merges" are not read
+# as customer ids.
+
+
+def _merge_result(result: dict[str, Any]) -> MergeResult:
+    return MergeResult(
+        customer=CustomerRead.model_validate(result["customer"]),
+        merge_id=getattr(result.get("merge"), "id", None),
+        moved_identities=result["moved_identities"],
+        moved_conversations=result["moved_conversations"],
+        moved_messages=result["moved_messages"],
+    )
+
+
+@router.get("/suggestions", response_model=list[MergeSuggestionRead])
+def list_suggestions(
+    customer_id: int | None = Query(None, description="Only pairs that include this profile"),
+    status: Literal["pending", "accepted", "rejected", "all"] = "pending",
+    limit: int = Query(50, ge=1, le=200),
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:read")),
+) -> list[MergeSuggestionRead]:
+    """Profiles that probably are one person, best first, with the evidence."""
+    with runtime.db.sessions() as session:
+        rows = service.list_suggestions(
+            session=session, customer_id=customer_id, status=None if status == "all" else status, limit=limit
+        )
+        return [MergeSuggestionRead.model_validate(r) for r in rows]
+
+
+@router.get("/suggestions/{suggestion_id}", response_model=MergeSuggestionRead)
+def get_suggestion(
+    suggestion_id: int,
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:read")),
+) -> MergeSuggestionRead:
+    with runtime.db.sessions() as session:
+        return MergeSuggestionRead.model_validate(
+            service.get_suggestion(session=session, suggestion_id=suggestion_id)
+        )
+
+
+@router.post("/suggestions/{suggestion_id}/accept", response_model=AcceptResult)
+def accept_suggestion(
+    suggestion_id: int,
+    data: AcceptSuggestion | None = None,
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:merge")),
+) -> AcceptResult:
+    """Merge the pair (the older profile is kept unless `keep_id` says otherwise)."""
+    with runtime.db.session() as session:
+        result = service.accept_suggestion(
+            session=session,
+            suggestion_id=suggestion_id,
+            actor=principal.actor,
+            keep_id=data.keep_id if data else None,
+        )
+        suggestion = service.get_suggestion(session=session, suggestion_id=suggestion_id)
+        return AcceptResult(
+            suggestion=MergeSuggestionRead.model_validate(suggestion), merge=_merge_result(result)
+        )
+
+
+@router.post("/suggestions/{suggestion_id}/reject", response_model=MergeSuggestionRead)
+def reject_suggestion(
+    suggestion_id: int,
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:merge")),
+) -> MergeSuggestionRead:
+    """Not the same person: the pair is not suggested again."""
+    with runtime.db.session() as session:
+        row = service.reject_suggestion(session=session, suggestion_id=suggestion_id, actor=principal.actor)
+        return MergeSuggestionRead.model_validate(row)
+
+
+@router.get("/merges", response_model=list[MergeRecordRead])
+def list_merges(
+    customer_id: int = Query(description="Merges into or out of this profile"),
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:read")),
+) -> list[MergeRecordRead]:
+    with runtime.db.sessions() as session:
+        return [
+            MergeRecordRead.model_validate(m)
+            for m in service.list_merges(session=session, customer_id=customer_id)
+        ]
+
+
+@router.post("/merges/{merge_id}/undo", response_model=MergeRecordRead)
+def undo_merge(
+    merge_id: int,
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require("customers:merge")),
+) -> MergeRecordRead:
+    """Give both profiles back what each had: identities, conversations and messages."""
+    with runtime.db.session() as session:
+        record = service.undo_merge(session=session, merge_id=merge_id, actor=principal.actor)
+        return MergeRecordRead.model_validate(record)
 
 
 @router.get("/{customer_id}", response_model=CustomerRead)
@@ -98,12 +204,7 @@ def merge_customers(
         result = service.merge_customers(
             session=session, target_id=customer_id, source_id=data.source_id, actor=principal.actor
         )
-        return MergeResult(
-            customer=CustomerRead.model_validate(result["customer"]),
-            moved_identities=result["moved_identities"],
-            moved_conversations=result["moved_conversations"],
-            moved_messages=result["moved_messages"],
-        )
+        return _merge_result(result)
 
 
 @router.get("/{customer_id}/timeline", response_model=Timeline)

@@ -72,6 +72,7 @@ class MergeRequest(BaseModel):
 
 class MergeResult(BaseModel):
     customer: CustomerRead
+    merge_id: int | None = Field(default=None, description="Undo with POST /customers/merges/{merge_id}/undo")
     moved_identities: int
     moved_conversations: int
     moved_messages: int
@@ -94,3 +95,53 @@ class Timeline(BaseModel):
     customer_id: int
     items: list[TimelineItem]
     next_cursor: str | None
+
+
+class Evidence(BaseModel):
+    kind: str = Field(description="same_phone_other_channel, phone_in_signature, email_in_dm, ...")
+    score: float = Field(description="What this piece alone says (0-1).")
+    text: str = Field(description="The evidence in words.")
+    data: dict[str, object] = Field(description="The value found, the channel, the message id...")
+
+
+class MergeSuggestionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    customer_a: int
+    customer_b: int
+    score: float = Field(description="0-1: how likely the two profiles are one person.")
+    evidence: list[Evidence]
+    status: str = Field(description="pending, accepted or rejected")
+    decided_by: int | None
+    decided_by_name: str | None
+    decided_at: datetime | None
+    merge_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AcceptSuggestion(BaseModel):
+    keep_id: int | None = Field(
+        default=None, description="The profile to keep (one of the pair); the older one when left out."
+    )
+
+
+class MergeRecordRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    target_id: int
+    source_id: int
+    suggestion_id: int | None
+    moved: dict[str, object]
+    actor_type: str
+    actor_id: int | None
+    actor_name: str | None
+    merged_at: datetime
+    undone_at: datetime | None
+    undone_by: int | None
+    undone_by_name: str | None
+
+
+class AcceptResult(BaseModel):
+    suggestion: MergeSuggestionRead
+    merge: MergeResult

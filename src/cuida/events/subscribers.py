@@ -5,7 +5,11 @@ import cuida.automation.service  # noqa: F401
 import cuida.commitments.service  # noqa: F401
 import cuida.contactability.service  # noqa: F401
 import cuida.conversations.service  # noqa: F401
+import cuida.customers.service  # noqa: F401
 import cuida.goodwill.service  # noqa: F401
+import cuida.listening.feeds  # noqa: F401
+import cuida.listening.incidents  # noqa: F401
+import cuida.listening.mention_import  # noqa: F401
 import cuida.listening.service  # noqa: F401
 import cuida.ratings.service  # noqa: F401
 import cuida.sla.service  # noqa: F401

@@ -46,6 +46,7 @@ def deliver(runtime: Runtime, delivery_id: int) -> bool:
             provider_id=result.provider_id,
             error=result.error,
             retry=result.retry,
+            retry_after=result.retry_after,
             max_attempts=settings.delivery_max_attempts,
         )
     return result.ok

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from cuida.conversations.service import due_deliveries
 from cuida.ingest.service import stale_messages
+from cuida.listening.feeds import enqueue_feed_polls
 
 if TYPE_CHECKING:
     from cuida.runtime import Runtime
@@ -55,7 +56,29 @@ def reconcile(runtime: Runtime) -> dict[str, int]:
         runtime.enqueue_messages(message_ids)
     for delivery_id in delivery_ids:
         runtime.enqueue_delivery(delivery_id)
-    return {"messages": len(message_ids), "deliveries": len(delivery_ids), "timers": fire_timers(runtime)}
+    polls = enqueue_polls(runtime)
+    return {
+        "messages": len(message_ids),
+        "deliveries": len(delivery_ids),
+        "polls": polls,
+        "feeds": enqueue_feed_polls(runtime),
+        "timers": fire_timers(runtime),
+    }
+
+
+def enqueue_polls(runtime: Runtime) -> int:
+    """A job per channel account whose poll is due (IMAP mailboxes). The job leases the account,
+    so a poll enqueued twice runs once; a poller killed mid-poll leaves a lease that runs out."""
+    from cuida.channels.service import due_polls
+    from cuida.jobs.tasks import poll_channel
+
+    with runtime.db.session() as session:
+        account_ids = due_polls(session=session)
+    for account_id in account_ids:
+        poll_channel(account_id)
+    if account_ids:
+        runtime.wake.set()
+    return len(account_ids)
 
 
 def fire_timers(runtime: Runtime, batch: int = 200, max_seconds: float = 50.0) -> int:

@@ -31,7 +31,24 @@ def _tasks() -> dict[str, Any]:
 
             return deliver(current(), delivery_id)
 
-        _registered[key] = {"process_messages": _process_messages, "deliver_reply": _deliver_reply}
+        @huey.task(name="poll_channel")
+        def _poll_channel(account_id: int) -> Any:
+            from cuida.channels.service import poll_now
+
+            return poll_now(current(), account_id)
+
+        @huey.task(name="poll_feed")
+        def _poll_feed(feed_id: int) -> Any:
+            from cuida.listening.feeds import poll_now as poll_listening_feed
+
+            return poll_listening_feed(current(), feed_id).model_dump()
+
+        _registered[key] = {
+            "process_messages": _process_messages,
+            "deliver_reply": _deliver_reply,
+            "poll_channel": _poll_channel,
+            "poll_feed": _poll_feed,
+        }
     return _registered[key]
 
 
@@ -46,3 +63,11 @@ def process_messages(ids: list[int]) -> None:
 
 def deliver_reply(delivery_id: int) -> None:
     _tasks()["deliver_reply"](delivery_id)
+
+
+def poll_channel(account_id: int) -> None:
+    _tasks()["poll_channel"](account_id)
+
+
+def poll_feed(feed_id: int) -> None:
+    _tasks()["poll_feed"](feed_id)

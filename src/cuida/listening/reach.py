@@ -33,6 +33,14 @@ interval and every resharer is assumed to have the prior mean follower count, so
 are computed in closed form from the kernel's integral; that mode has its own trees, fitted on the
 same cascades polled at random subsets of a snapshot grid.
 
+A company with finished cascades of its own can fit a `LocalCorrection` on them (`fit_local`, or
+`python -m cuida.listening.reach fit-local FOLDER OUT.json`): per input mode and observation time, an
+L1-penalised median regression of log(1 + final) on the same features plus the shipped median, its
+penalty and its cross-conformal interval taken from a cross-validation inside those cascades. Set
+`cuida train-reach` writes it to CUIDA_DATA_DIR/models/reach-correction.json, which the forecaster
+picks up by itself (re-read when the file changes); CUIDA_REACH_CORRECTION names another file and wins,
+and `correction=` wins over both.
+
 Counts are reshares (the original post excluded); `final` is the forecast total within 7 days.
 A call costs about 0.2 ms from a handful of counts and about 0.35 ms from 1,000 reshares."""
 
@@ -40,13 +48,17 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+
+log = logging.getLogger(__name__)
 
 THETA = 0.242  # power-law exponent of the memory kernel (SEISMIC)
 S0 = 300.0  # seconds the kernel stays flat (SEISMIC: 5 minutes)
@@ -321,7 +333,12 @@ def _now(now: float | None, last: float) -> float:
 
 
 def _predict(
-    mode: Literal["events", "counts"], x: list[float], observed: int, now: float, info: dict[str, float]
+    mode: Literal["events", "counts"],
+    x: list[float],
+    observed: int,
+    now: float,
+    info: dict[str, float],
+    correction: LocalCorrection | None = None,
 ) -> Forecast:
     name, models = _model()
     q = [models[mode][level](x) for level in QUANTILES]
@@ -329,6 +346,9 @@ def _predict(
     lo = max(min(q[0], mid), 0.0)
     hi = max(q[2], mid)
     base = observed + 1.0
+    if correction is not None and (corrected := correction.apply(mode, x, observed, now, mid)) is not None:
+        mid, lo, hi = corrected
+        name = f"{name} + {correction.name}"
     return Forecast(
         final=base * math.exp(mid) - 1.0,
         low=base * math.exp(lo) - 1.0,
@@ -357,7 +377,11 @@ def _mean_weight(weights: np.ndarray) -> float:
 
 
 def forecast_events(
-    events: Sequence[Sequence[float]], followers: float | None = None, now: float | None = None
+    events: Sequence[Sequence[float]],
+    followers: float | None = None,
+    now: float | None = None,
+    *,
+    correction: LocalCorrection | Literal[False] | None = None,
 ) -> Forecast:
     """Forecast from per-reshare data: `events` is a list of (seconds since the post, followers of the
     resharer), sorted by time, the original post excluded; `followers` is the author's follower count;
@@ -371,7 +395,7 @@ def forecast_events(
     observed = int(arr.shape[0])
     last = float(arr[-1, 0]) if arr.shape[0] else 0.0
     x, info = _features(blocks, observed, t_now, _mean_weight(blocks.w[1:]), last)
-    return _predict("events", x, observed, t_now, info)
+    return _predict("events", x, observed, t_now, info, _correction(correction))
 
 
 def _count_blocks(arr: np.ndarray, followers: float | None) -> tuple[_Blocks, int, float]:
@@ -397,6 +421,7 @@ def forecast(
     now: float | None = None,
     *,
     events: bool = False,
+    correction: LocalCorrection | Literal[False] | None = None,
 ) -> Forecast:
     """Forecast the final reshares of a post.
 
@@ -404,9 +429,11 @@ def forecast(
     With `events=True` they are per-reshare (seconds since the post, followers of the resharer)
     instead: see `forecast_events`. `followers`: the author's follower count, if known. `now`:
     seconds since the post at which the forecast is made (default: the last snapshot).
+    `correction`: a `LocalCorrection` fitted on the company's own cascades (`fit_local`); None uses
+    the one named by CUIDA_REACH_CORRECTION if set; False forces the shipped model alone.
     Raises ValueError for empty, unsorted, negative or non-numeric input."""
     if events:
-        return forecast_events(snapshots, followers, now)
+        return forecast_events(snapshots, followers, now, correction=correction)
     arr = _pairs(snapshots, "snapshots")
     if arr.shape[0] == 0:
         raise ValueError("snapshots is empty: give at least one (seconds since the post, count) pair")
@@ -415,7 +442,231 @@ def forecast(
     t_now = _now(now, float(arr[-1, 0]))
     blocks, observed, last = _count_blocks(arr, followers)
     x, info = _features(blocks, observed, t_now, 1.0, last)
-    return _predict("counts", x, observed, t_now, info)
+    return _predict("counts", x, observed, t_now, info, _correction(correction))
+
+
+# --- a correction fitted on the company's own cascades ----------------------------------------------
+
+CORRECTION_ENV = "CUIDA_REACH_CORRECTION"  # path of a LocalCorrection file the forecaster then applies
+LOCAL_TIMES = (300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0, 43200.0, 86400.0)
+LOCAL_ALPHAS = (0.3, 0.1, 0.03, 0.01, 0.003, 0.001)  # L1 penalties tried, strongest first
+LOCAL_FOLDS = 5
+LOCAL_MIN_CASCADES = 20
+LOCAL_NAME = "local-median-regression/v1"
+LOCAL_FEATURES = (*FEATURES, "log_shipped")  # log(1 + the shipped model's median)
+
+
+class _LocalModel(BaseModel):
+    """Median regression of log(1 + final) at one observation time, on standardised features, with
+    the interval as offsets: out-of-fold residual quantiles (cross-conformal)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: float  # observation time (seconds since the post) the model was fitted at
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+    low: float  # 10% residual quantile, log scale
+    high: float  # 90% residual quantile, log scale
+    alpha: float  # L1 penalty chosen by cross-validation
+    cascades: int
+
+
+class LocalCorrection(BaseModel):
+    """What `fit_local` learns from a company's own finished cascades: per input mode and observation
+    time, a small median regression that re-reads the shipped model's forecast and features. It applies
+    to forecasts made within a factor 2 of a fitted observation time; elsewhere the shipped model
+    answers alone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = LOCAL_NAME
+    features: list[str] = list(LOCAL_FEATURES)
+    models: dict[str, list[_LocalModel]]
+
+    def apply(
+        self, mode: str, x: list[float], observed: int, now: float, shipped_mid: float
+    ) -> tuple[float, float, float] | None:
+        """(median, low, high) as log((value + 1) / (observed + 1)), or None where it does not apply."""
+        models = self.models.get(mode)
+        if not models:
+            return None
+        t = max(now, 1.0)
+        model = min(models, key=lambda m: abs(math.log(t / m.at)))
+        if abs(math.log(t / model.at)) > math.log(2.0):
+            return None
+        base = math.log(observed + 1.0)
+        z = [*x, base + shipped_mid]
+        y = model.intercept + sum(
+            (v - mu) / sd * c for v, mu, sd, c in zip(z, model.mean, model.scale, model.coef, strict=True)
+        )
+        mid = max(y - base, 0.0)
+        return mid, max(min(y + model.low - base, mid), 0.0), max(y + model.high - base, mid)
+
+    def save(self, path: Path) -> None:
+        # Written aside and renamed into place: a forecaster reading the file meanwhile sees the old
+        # correction or the new one, never half of one.
+        path = Path(path)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        partial.write_text(self.model_dump_json() + "\n", encoding="utf-8")
+        os.replace(partial, path)
+
+    @classmethod
+    def load(cls, path: Path) -> LocalCorrection:
+        doc = cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
+        if tuple(doc.features) != LOCAL_FEATURES:
+            raise ValueError(f"{path} was fitted on other features; refit it with fit_local")
+        return doc
+
+
+CORRECTION_FILE = Path("models") / "reach-correction.json"  # under CUIDA_DATA_DIR: `cuida train-reach`
+# path -> (the file's identity when read, what it held); a new identity means the file changed
+_loaded: dict[str, tuple[tuple[int, int, int], LocalCorrection]] = {}
+_refused: dict[str, tuple[int, int, int]] = {}  # default files that could not be read, not retried until changed
+
+
+def default_correction_path() -> Path:
+    from cuida.runtime import current_settings  # the runtime imports every domain: import late
+
+    return current_settings().data_dir / CORRECTION_FILE
+
+
+def _correction_file(path: str, *, required: bool) -> LocalCorrection | None:
+    """The correction in `path`, read once per version of the file (one stat per forecast). A
+    required file (named by CUIDA_REACH_CORRECTION) must be readable; the default file is used when
+    present and readable, and otherwise the shipped model answers alone."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if required:
+            raise
+        _loaded.pop(path, None)
+        return None
+    stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+    cached = _loaded.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    if not required and _refused.get(path) == stamp:
+        return None
+    try:
+        correction = LocalCorrection.load(Path(path))
+    except (OSError, ValueError):
+        if required:
+            raise
+        _refused[path] = stamp
+        log.warning("the reach correction %s cannot be read; forecasting without it", path, exc_info=True)
+        return None
+    _refused.pop(path, None)
+    _loaded[path] = (stamp, correction)
+    return correction
+
+
+def _correction(arg: LocalCorrection | Literal[False] | None) -> LocalCorrection | None:
+    if arg is False:
+        return None
+    if arg is not None:
+        return arg
+    path = os.environ.get(CORRECTION_ENV)
+    if path:
+        return _correction_file(path, required=True)
+    return _correction_file(str(default_correction_path()), required=False)
+
+
+def read_cascade(path: Path) -> np.ndarray:
+    """One finished cascade file: a header line (`<total> <start_day>`, not used), then one line per
+    post `<seconds since the original post> <followers of the poster>`, the original post first.
+    Returns the (seconds, followers) rows, original post included."""
+    lines = [line.split() for line in Path(path).read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+    try:
+        arr = np.array([[float(a), float(b)] for a, b in lines], dtype=float).reshape(-1, 2)
+    except ValueError:
+        raise ValueError(f"{path}: each line after the header must be '<seconds> <followers>'") from None
+    if arr.shape[0] == 0:
+        raise ValueError(f"{path}: no posts after the header")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(np.diff(arr[:, 0]) < 0):
+        raise ValueError(f"{path}: seconds and followers must be >= 0, seconds sorted")
+    return arr
+
+
+def _local_row(cascade: np.ndarray, at: float, mode: str) -> list[float]:
+    """LOCAL_FEATURES of a cascade (rows as `read_cascade`) observed at `at`; counts-only rows see the
+    counts at the SNAPSHOT_GRID times before `at`, the way a polled source would."""
+    root, reshares = float(cascade[0, 1]), cascade[1:]
+    if mode == "events":
+        k = int(np.searchsorted(reshares[:, 0], at, side="right"))
+        blocks = _event_blocks(reshares[:k], root)
+        last = float(reshares[k - 1, 0]) if k else 0.0
+        x, _ = _features(blocks, k, at, _mean_weight(blocks.w[1:]), last)
+        observed = k
+    else:
+        polls = [g for g in SNAPSHOT_GRID if g < at] + [at]
+        snaps = np.array([(t, np.searchsorted(reshares[:, 0], t, side="right")) for t in polls], dtype=float)
+        blocks, observed, last = _count_blocks(snaps, root)
+        x, _ = _features(blocks, observed, at, 1.0, last)
+    _, models = _model()
+    q = [models[mode][level](x) for level in QUANTILES]
+    return [*x, math.log(observed + 1.0) + max(q[1], 0.0)]
+
+
+def _fit_median(z: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import QuantileRegressor
+
+    est = QuantileRegressor(quantile=0.5, alpha=alpha, solver="highs").fit(z, y)
+    return np.asarray(est.coef_, dtype=float), float(est.intercept_)
+
+
+def fit_local(
+    cascades: Sequence[np.ndarray], times: Sequence[float] = LOCAL_TIMES, seed: int = 0
+) -> LocalCorrection:
+    """Fit a LocalCorrection on finished cascades (rows as `read_cascade`; final = reshares seen), for
+    forecasts made at `times`. Per mode and time: median (L1-penalised quantile) regression of
+    log(1 + final) on LOCAL_FEATURES; the penalty is chosen by a 5-fold cross-validation inside the
+    cascades given, and the interval is the 10%/90% quantile of those out-of-fold residuals. Nothing
+    outside `cascades` is looked at, so it can be refitted inside the folds of a benchmark. Needs
+    scikit-learn."""
+    n = len(cascades)
+    if n < LOCAL_MIN_CASCADES:
+        raise ValueError(f"fit_local needs at least {LOCAL_MIN_CASCADES} finished cascades, got {n}")
+    folds = np.random.default_rng(seed).permutation(np.arange(n) % LOCAL_FOLDS)
+    y = np.log(np.array([c.shape[0] for c in cascades], dtype=float))  # reshares + 1
+    models: dict[str, list[_LocalModel]] = {}
+    for mode in ("events", "counts"):
+        models[mode] = []
+        for at in times:
+            x = np.array([_local_row(c, float(at), mode) for c in cascades])
+            mean = x.mean(axis=0)
+            scale = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
+            z = (x - mean) / scale
+            best: tuple[float, float, np.ndarray] | None = None
+            for alpha in LOCAL_ALPHAS:
+                out_of_fold = np.empty(n)
+                for f in range(LOCAL_FOLDS):
+                    coef, icpt = _fit_median(z[folds != f], y[folds != f], alpha)
+                    out_of_fold[folds == f] = icpt + z[folds == f] @ coef
+                loss = float(np.mean(np.abs(y - out_of_fold)))
+                if best is None or loss < best[0]:  # ties keep the stronger penalty
+                    best = (loss, alpha, y - out_of_fold)
+            assert best is not None
+            _, alpha, resid = best
+            coef, icpt = _fit_median(z, y, alpha)
+            # Finite-sample conformal levels: the (n+1)-th order statistic convention.
+            lo_level = max(math.floor(0.1 * (n + 1)) / n, 0.0)
+            hi_level = min(math.ceil(0.9 * (n + 1)) / n, 1.0)
+            models[mode].append(
+                _LocalModel(
+                    at=float(at),
+                    mean=[round(float(v), 9) for v in mean],
+                    scale=[round(float(v), 9) for v in scale],
+                    coef=[round(float(v), 9) for v in coef],
+                    intercept=icpt,
+                    low=float(np.quantile(resid, lo_level)),
+                    high=float(np.quantile(resid, hi_level)),
+                    alpha=alpha,
+                    cascades=n,
+                )
+            )
+    return LocalCorrection(models=models)
 
 
 # --- fitting the correction on synthetic cascades ------------------------------------------------
@@ -512,6 +763,28 @@ def fit_correction(n_cascades: int = FIT_CASCADES, seed: int = FIT_SEED) -> dict
     }
 
 
-if __name__ == "__main__":  # pragma: no cover - maintenance command
+def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - maintenance command
+    """`python -m cuida.listening.reach` refits the shipped model on synthetic cascades;
+    `python -m cuida.listening.reach fit-local FOLDER OUT.json` fits a LocalCorrection on the
+    company's own finished cascades (one file per post, `read_cascade` format); point
+    CUIDA_REACH_CORRECTION at OUT.json to apply it."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m cuida.listening.reach", description=main.__doc__)
+    sub = ap.add_subparsers(dest="command")
+    local = sub.add_parser("fit-local", help="fit a correction on your own finished cascades")
+    local.add_argument("folder", type=Path)
+    local.add_argument("out", type=Path)
+    args = ap.parse_args(argv)
+    if args.command == "fit-local":
+        files = sorted(p for p in args.folder.iterdir() if p.is_file())
+        correction = fit_local([read_cascade(p) for p in files])
+        correction.save(args.out)
+        print(f"wrote {args.out} from {len(files)} cascades; set {CORRECTION_ENV}={args.out}")
+        return
     MODEL_FILE.write_text(json.dumps(fit_correction(), separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {MODEL_FILE}")
+
+
+if __name__ == "__main__":  # pragma: no cover - maintenance command
+    main()

@@ -132,6 +132,15 @@ def record_mention(*, session: Session, message: Message) -> Mention:
         for conversation in {c.id: c for c in (thread, case) if c is not None}.values():
             _update_conversation_risk(session, conversation, mention, new_mention=True)
     _schedule_volume_check(session, at)
+    session.flush()  # the mention's id, for the event (incidents group mentions when they hear it)
+    publish(
+        session=session,
+        type="mention.recorded",
+        customer_id=mention.customer_id,
+        conversation_id=mention.case_id,
+        message_id=message.id,
+        payload={"mention_id": mention.id, "channel": mention.channel, "author": mention.author},
+    )
     return mention
 
 

@@ -10,6 +10,7 @@ conversation screen's customer panel beside it. Merging needs the `customers:mer
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -41,14 +42,28 @@ RESULTS = 25
 OPEN_STATUSES = ("open", "pending", "snoozed")
 
 
-def merge_suggestions(session: Session) -> list[dict[str, Any]]:
-    """Pairs of profiles that look like one person, for a lead to accept or reject.
-
-    Always empty for now: identity resolution (which would produce them) is issue #5; when it
-    lands it replaces this body with its suggestions ({"target": Customer, "source": Customer,
-    "reasons": [...], "id": ...}) and the page shows them with accept (the merge preview) and
-    reject. Until then the page shows the designed empty state."""
-    return []
+def merge_suggestions(
+    session: Session, customer_id: int | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Pending pairs of profiles that look like one person (customers.service finds them as messages
+    arrive), best first, for a lead to accept or reject: {"id", "target" (kept when accepted: the
+    older), "source", "score", "evidence"}."""
+    found = []
+    for row in customers.list_suggestions(session=session, customer_id=customer_id, limit=limit):
+        first = customers.resolve(session=session, customer_id=row.customer_a)
+        second = customers.resolve(session=session, customer_id=row.customer_b)
+        target, source = (first, second) if first.id < second.id else (second, first)
+        found.append(
+            {
+                "id": row.id,
+                "target": target,
+                "source": source,
+                "score": round(row.score * 100),
+                "evidence": list(row.evidence or []),
+                "reasons": [str(e.get("text", "")) for e in row.evidence or []],
+            }
+        )
+    return found
 
 
 # --- search ------------------------------------------------------------------------------------
@@ -155,6 +170,7 @@ def customer_profile(
     customer_id: int,
     request: Request,
     merged: int | None = None,
+    undone: int | None = None,
     agent: PageAgent = Depends(page_agent),
     runtime: Runtime = Depends(get_runtime),
 ) -> Response:
@@ -179,6 +195,11 @@ def customer_profile(
             {"c": c, "visible": can_see(agent, c), "team": teams.get(c.team_id or -1)} for c in conversations
         ]
         merged_away = list(session.scalars(select(Customer).where(Customer.merged_into_id == customer.id)))
+        merges = [
+            m
+            for m in customers.list_merges(session=session, customer_id=customer.id)
+            if m.target_id == customer.id and m.undone_at is None
+        ]
         return render(
             request,
             "customer_profile.html",
@@ -188,6 +209,9 @@ def customer_profile(
             conversations=rows,
             merged_away=merged_away,
             just_merged=merged,
+            undone=undone,
+            merges=merges,
+            suggestions=merge_suggestions(session, customer.id),
             panel=_panel(session, customer, agent, at),
             can_merge=has_scope(agent, "customers:merge"),
         )
@@ -321,3 +345,85 @@ def merge_submit(
     except CuidaError as exc:
         return error_page(request, agent, exc.status_code, exc.message)
     return RedirectResponse(f"/customers/{target_id}?merged={source_id}", status_code=303)
+
+
+# --- suggestions and undo ----------------------------------------------------------------------
+
+
+def _decision_allowed(request: Request, agent: PageAgent, csrf_token: str) -> Response | None:
+    """None when the agent may decide on merges, else the refusal page (checked here, on the server,
+    whatever the page showed)."""
+    if not csrf_ok(request, agent, csrf_token):
+        return bad_csrf(request, agent)
+    if not has_scope(agent, "customers:merge") or agent.principal is None:
+        return forbidden(request, agent, "customers.merge.forbidden")
+    return None
+
+
+def _back(back: str) -> str:
+    """Where to return after a decision: the customers page it was made on (our own paths only)."""
+    return back if re.fullmatch(r"/customers(/\d+)?", back) else "/customers"
+
+
+@router.post("/customers/suggestions/{suggestion_id}/accept")
+def suggestion_accept(
+    suggestion_id: int,
+    request: Request,
+    csrf_token: str = Form(""),
+    agent: PageAgent = Depends(page_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    refused = _decision_allowed(request, agent, csrf_token)
+    if refused is not None or agent.principal is None:
+        return refused or forbidden(request, agent, "customers.merge.forbidden")
+    try:
+        with runtime.db.session() as session:
+            result = customers.accept_suggestion(
+                session=session, suggestion_id=suggestion_id, actor=agent.principal.actor
+            )
+            target_id, source_id = result["customer"].id, result["merge"].source_id
+    except CuidaError as exc:
+        return error_page(request, agent, exc.status_code, exc.message)
+    return RedirectResponse(f"/customers/{target_id}?merged={source_id}", status_code=303)
+
+
+@router.post("/customers/suggestions/{suggestion_id}/reject")
+def suggestion_reject(
+    suggestion_id: int,
+    request: Request,
+    csrf_token: str = Form(""),
+    back: str = Form("/customers"),
+    agent: PageAgent = Depends(page_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    refused = _decision_allowed(request, agent, csrf_token)
+    if refused is not None or agent.principal is None:
+        return refused or forbidden(request, agent, "customers.merge.forbidden")
+    try:
+        with runtime.db.session() as session:
+            customers.reject_suggestion(
+                session=session, suggestion_id=suggestion_id, actor=agent.principal.actor
+            )
+    except CuidaError as exc:
+        return error_page(request, agent, exc.status_code, exc.message)
+    return RedirectResponse(_back(back), status_code=303)
+
+
+@router.post("/customers/merges/{merge_id}/undo")
+def merge_undo(
+    merge_id: int,
+    request: Request,
+    csrf_token: str = Form(""),
+    agent: PageAgent = Depends(page_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    refused = _decision_allowed(request, agent, csrf_token)
+    if refused is not None or agent.principal is None:
+        return refused or forbidden(request, agent, "customers.merge.forbidden")
+    try:
+        with runtime.db.session() as session:
+            record = customers.undo_merge(session=session, merge_id=merge_id, actor=agent.principal.actor)
+            target_id, source_id = record.target_id, record.source_id
+    except CuidaError as exc:
+        return error_page(request, agent, exc.status_code, exc.message)
+    return RedirectResponse(f"/customers/{target_id}?undone={source_id}", status_code=303)

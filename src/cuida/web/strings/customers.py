@@ -21,12 +21,32 @@ ES: dict[str, str] = {
     "customers.suggestions.title": "Sugerencias de fusión",
     "customers.suggestions.empty": "No hay sugerencias de fusión",
     "customers.suggestions.note": (
-        "Las sugerencias automáticas (perfiles que parecen la misma persona) llegarán con la "
-        "resolución de identidades (issue #5). Mientras tanto puedes fusionar dos perfiles desde la ficha "
-        "del cliente."
+        "Aparecen aquí los perfiles que parecen la misma persona (un teléfono en una firma, un correo "
+        "escrito en un privado, el mismo nombre y empresa...). También puedes fusionar dos perfiles desde "
+        "la ficha del cliente."
     ),
     "customers.suggestions.accept": "Revisar y fusionar",
     "customers.suggestions.reject": "Descartar",
+    "customers.suggestions.merge_now": "Fusionar en «{name}»",
+    "customers.suggestions.score": "{score} %",
+    "customers.suggestions.score_help": "Probabilidad estimada de que sean la misma persona",
+    "customers.suggestions.for_profile": "Puede ser la misma persona que…",
+    "customers.evidence.same_phone_other_channel": "El mismo teléfono {value} aparece como autor en {channel}",
+    "customers.evidence.phone_in_signature": "El teléfono {value} aparece en la firma de un mensaje ({channel})",
+    "customers.evidence.phone_in_message": "El teléfono {value} está escrito en un mensaje ({channel})",
+    "customers.evidence.email_in_dm": "El correo {value} está escrito en un mensaje privado ({channel})",
+    "customers.evidence.email_in_message": "El correo {value} está escrito en un mensaje ({channel})",
+    "customers.evidence.handle_in_email": "El usuario @{value} ({channel}) está escrito en un correo",
+    "customers.evidence.handle_in_email_named_network": (
+        "El usuario @{value} está escrito en un correo que nombra {network}"
+    ),
+    "customers.evidence.same_name_company": "Mismo nombre y empresa: {value}",
+    "customers.evidence.same_email_address": "Dos direcciones del mismo buzón ({value})",
+    "customers.profile.undone": (
+        "Fusión deshecha: el perfil #{id} vuelve a tener sus identidades, conversaciones y mensajes."
+    ),
+    "customers.profile.merge_record": "#{id} fusionado aquí el {when} ({who})",
+    "customers.profile.undo_merge": "Deshacer la fusión",
     "customers.profile.identities": "Identidades",
     "customers.profile.facts": "Datos",
     "customers.profile.value": "Valor del cliente",
@@ -65,7 +85,7 @@ ES: dict[str, str] = {
     "customers.merge.filled": "Datos que se completan",
     "customers.merge.tombstone": (
         "El perfil #{id} quedará como referencia que apunta al conservado: los enlaces antiguos seguirán "
-        "funcionando. La fusión no se puede deshacer."
+        "funcionando. La fusión se puede deshacer desde la ficha del perfil conservado."
     ),
     "customers.merge.confirm": "Confirmar la fusión",
     "customers.merge.forbidden": "Fusionar perfiles es cosa de responsables y administradores.",
@@ -97,11 +117,28 @@ EN: dict[str, str] = {
     "customers.suggestions.title": "Merge suggestions",
     "customers.suggestions.empty": "No merge suggestions",
     "customers.suggestions.note": (
-        "Automatic suggestions (profiles that look like the same person) will come with identity "
-        "resolution (issue #5). Meanwhile you can merge two profiles from the customer's page."
+        "Profiles that look like the same person show up here (a phone number in a signature, an email "
+        "address written in a private message, the same name and company...). You can also merge two "
+        "profiles from the customer's page."
     ),
     "customers.suggestions.accept": "Review and merge",
     "customers.suggestions.reject": "Dismiss",
+    "customers.suggestions.merge_now": "Merge into “{name}”",
+    "customers.suggestions.score": "{score} %",
+    "customers.suggestions.score_help": "Estimated likelihood that they are the same person",
+    "customers.suggestions.for_profile": "May be the same person as…",
+    "customers.evidence.same_phone_other_channel": "The same phone number {value} is an author on {channel}",
+    "customers.evidence.phone_in_signature": "The phone number {value} is in the signature of a message ({channel})",
+    "customers.evidence.phone_in_message": "The phone number {value} is written in a message ({channel})",
+    "customers.evidence.email_in_dm": "The email address {value} is written in a private message ({channel})",
+    "customers.evidence.email_in_message": "The email address {value} is written in a message ({channel})",
+    "customers.evidence.handle_in_email": "The handle @{value} ({channel}) is written in an email",
+    "customers.evidence.handle_in_email_named_network": "The handle @{value} is written in an email naming {network}",
+    "customers.evidence.same_name_company": "Same name and company: {value}",
+    "customers.evidence.same_email_address": "Two addresses of one mailbox ({value})",
+    "customers.profile.undone": "Merge undone: profile #{id} has its identities, conversations and messages back.",
+    "customers.profile.merge_record": "#{id} merged here on {when} ({who})",
+    "customers.profile.undo_merge": "Undo the merge",
     "customers.profile.identities": "Identities",
     "customers.profile.facts": "Details",
     "customers.profile.value": "Customer value",
@@ -140,7 +177,7 @@ EN: dict[str, str] = {
     "customers.merge.filled": "Details filled in",
     "customers.merge.tombstone": (
         "Profile #{id} stays as a pointer to the kept one, so old links keep working. "
-        "A merge cannot be undone."
+        "The merge can be undone from the kept profile's page."
     ),
     "customers.merge.confirm": "Confirm the merge",
     "customers.merge.forbidden": "Merging profiles is for leads and admins.",
