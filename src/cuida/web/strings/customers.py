@@ -42,6 +42,8 @@ ES: dict[str, str] = {
     ),
     "customers.evidence.same_name_company": "Mismo nombre y empresa: {value}",
     "customers.evidence.same_email_address": "Dos direcciones del mismo buzón ({value})",
+    "customers.evidence.site_domain_of_email": "El sitio {site} está en el dominio de su correo ({value})",
+    "customers.evidence.site_named_after_customer": "El sitio {site} lleva su nombre ({value})",
     "customers.profile.undone": (
         "Fusión deshecha: el perfil #{id} vuelve a tener sus identidades, conversaciones y mensajes."
     ),
@@ -136,6 +138,8 @@ EN: dict[str, str] = {
     "customers.evidence.handle_in_email_named_network": "The handle @{value} is written in an email naming {network}",
     "customers.evidence.same_name_company": "Same name and company: {value}",
     "customers.evidence.same_email_address": "Two addresses of one mailbox ({value})",
+    "customers.evidence.site_domain_of_email": "The site {site} is on the domain of their email ({value})",
+    "customers.evidence.site_named_after_customer": "The site {site} is named after them ({value})",
     "customers.profile.undone": "Merge undone: profile #{id} has its identities, conversations and messages back.",
     "customers.profile.merge_record": "#{id} merged here on {when} ({who})",
     "customers.profile.undo_merge": "Undo the merge",
