@@ -25,8 +25,12 @@ from cuida.demo.stories import load_story
 from cuida.quarantine.service import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tests.mail_servers import PASSWORD as MAIL_PASSWORD
 from tests.mail_servers import Dovecot, SmtpInbox, run_dovecot, run_smtp
-from tests.test_scenarios_care import SCENARIOS, START, Company
-from tests.test_scenarios_care import cheap_passwords  # noqa: F401  (a fixture, used below)
+from tests.test_scenarios_care import (
+    SCENARIOS,
+    START,
+    Company,
+    cheap_passwords,  # noqa: F401  (a fixture, used below)
+)
 
 pytestmark = pytest.mark.skipif(not SCENARIOS.is_dir(), reason=f"no shared scenarios at {SCENARIOS}")
 # Public posts come through the social-mentions import (an export of a network or a listening tool).
