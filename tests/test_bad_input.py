@@ -38,6 +38,8 @@ def _error(response, status):
         ),
         ({"channel": "email", "author": "a@b.es", "text": 42}, "text", "string"),
         ({"channel": "email", "direction": "out", "text": "x"}, "body", "recipient"),
+        ({"channel": "email", "customer_id": 1, "text": "x"}, "body", "call or visit"),
+        ({"channel": "phone", "customer_id": 1, "author": "+34600000000", "text": "x"}, "body", "not both"),
     ],
 )
 def test_field_errors_name_the_field(api, body, field, words):

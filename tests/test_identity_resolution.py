@@ -189,6 +189,38 @@ def test_handle_written_in_an_email_suggests(api: Api) -> None:
     assert len(_suggestions(api)) == 1
 
 
+def test_a_site_on_a_customers_email_domain_or_named_after_them_suggests(api: Api) -> None:
+    email = api.message(author="daniel@compraspro.es", text="Sigo sin línea", external_id="e1")
+    named = api.post(
+        "/api/v1/customers",
+        json={
+            "name": "Antonio Domínguez",
+            "identities": [{"channel": "email", "value": "antonio@correo.es"}],
+        },
+    ).json()
+    blog = api.message(
+        channel="feed", author="blog.compraspro.es", text="Mi proveedor me tiene sin línea", public=True,
+        external_id="f1",
+    )  # fmt: skip
+    personal = api.message(
+        channel="feed", author="antoniodominguez.blog", text="Lo que me pasó en la tienda", public=True,
+        external_id="f2",
+    )  # fmt: skip
+    by_pair = {frozenset((s["customer_a"], s["customer_b"])): s for s in _suggestions(api)}
+    domain = by_pair[frozenset((email["customer_id"], blog["customer_id"]))]
+    assert [e["kind"] for e in domain["evidence"]] == ["site_domain_of_email"]
+    assert domain["evidence"][0]["data"]["value"] == "compraspro.es"
+    name = by_pair[frozenset((named["id"], personal["customer_id"]))]
+    assert [e["kind"] for e in name["evidence"]] == ["site_named_after_customer"]
+    assert len(by_pair) == 2
+    # Shared hosts and short or generic labels are no clue.
+    api.message(
+        channel="feed", author="miblog.wordpress.com", text="Otra queja", public=True, external_id="f3"
+    )
+    api.message(channel="feed", author="www.correo.es", text="Noticia", public=True, external_id="f4")
+    assert len(_suggestions(api)) == 2
+
+
 def test_same_phone_on_another_channel_and_same_name_and_company(api: Api) -> None:
     call = api.message(channel="phone", author="+34 612 345 678", text="Llamada", external_id="p1")
     imported = api.message(channel="import", author="612345678", text="Encuesta: muy mal", external_id="x1")

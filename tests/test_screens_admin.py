@@ -3,6 +3,7 @@ channels with webhook health, canned replies, read-only settings; CSRF on every 
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,63 @@ def test_channels_list_webhooks_with_their_health(people: dict[str, Any], runtim
     page = people["admin"].get("/admin/channels").text
     assert "Tienda online" in page and f'data-webhook="{hook_id}" data-health="idle"' in page
     assert "<code>whatsapp</code>" in page
+
+
+def test_an_email_account_is_created_from_the_page_and_shows_its_health(
+    people: dict[str, Any], runtime: Runtime
+) -> None:
+    admin = people["admin"]
+    page = admin.get("/admin/channels").text
+    # The form comes from the kind's settings model: its fields, choices and secrets.
+    assert 'id="admin-new-account-email"' in page and 'name="cfg_imap_host"' in page
+    assert '<option value="starttls" selected>' in page and 'name="sec_imap_password"' in page
+    refused = admin.post("/admin/channels/accounts", {"kind": "email", "name": "x"}, csrf=False)
+    assert refused.status_code == 403
+    bad = admin.post("/admin/channels/accounts", {"kind": "email", "name": "Buzón", "cfg_address": "no"})
+    assert bad.status_code == 422 and "email address" in bad.text
+    with socket.socket() as probe:  # a port nobody listens on: the poll must fail, visibly
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    created = admin.post(
+        "/admin/channels/accounts",
+        {
+            "kind": "email",
+            "name": "Buzón <b>ayuda</b>",
+            "cfg_address": "ayuda@tienda.example",
+            "cfg_imap_host": "127.0.0.1",
+            "cfg_imap_port": str(closed_port),
+            "cfg_imap_security": "none",
+            "cfg_mailboxes": "INBOX, Quejas",
+            "sec_imap_password": "s3cret-pass",
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303, created.text
+    [account] = _accounts(runtime)
+    assert account.config["mailboxes"] == ["INBOX", "Quejas"] and account.config["imap_port"] == closed_port
+    assert account.secrets == {"imap_password": "s3cret-pass"}
+    page = admin.get("/admin/channels").text
+    assert f'data-account="{account.id}" data-health="warning"' in page
+    assert "Buzón &lt;b&gt;ayuda&lt;/b&gt;" in page and "s3cret-pass" not in page
+    polled = admin.post(f"/admin/channels/accounts/{account.id}/poll", {}, follow_redirects=False)
+    assert polled.status_code == 303
+    page = admin.get("/admin/channels").text
+    assert f'data-account="{account.id}" data-health="failing"' in page
+    off = admin.post(
+        f"/admin/channels/accounts/{account.id}/enabled", {"enabled": "0"}, follow_redirects=False
+    )
+    assert off.status_code == 303
+    assert not _accounts(runtime)[0].enabled
+    ana = browser_for(people["app"], "ana@example.com")
+    assert ana.post(f"/admin/channels/accounts/{account.id}/enabled", {"enabled": "1"}).status_code == 403
+    assert not _accounts(runtime)[0].enabled
+
+
+def _accounts(runtime: Runtime) -> list[Any]:
+    from cuida.channels.models import ChannelAccount
+
+    with runtime.db.sessions() as session:
+        return list(session.scalars(select(ChannelAccount).order_by(ChannelAccount.id)))
 
 
 def test_canned_replies_are_listed_created_edited_and_deleted(people: dict[str, Any]) -> None:

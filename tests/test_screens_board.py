@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from cuida.clock.service import now
 from cuida.conversations.models import Conversation
 from cuida.runtime import Runtime
+from cuida.web.board import DEFERRED
 from tests.conftest import Api
 from tests.screens_support import browser_for, make_agent, team_id
 
@@ -77,11 +78,28 @@ def _section(html: str, name: str) -> str:
     return html[start:end]
 
 
+def board_page(client: Any) -> str:
+    """/board as the browser ends up showing it: each deferred section's placeholder replaced by
+    the fragment it loads (hx-trigger="load")."""
+    response = client.get("/board")
+    assert response.status_code == 200
+    html = response.text
+    for section in DEFERRED:
+        start = html.index(f'<section id="board-{section}"')
+        end = html.index("</section>", start) + len("</section>")
+        assert (
+            'hx-trigger="load"' in html[start:end]
+            and f'hx-get="/board/fragments/{section}"' in html[start:end]
+        )
+        fragment = client.get(f"/board/fragments/{section}")
+        assert fragment.status_code == 200
+        html = html[:start] + fragment.text + html[end:]
+    return html
+
+
 def test_lead_sees_every_section_with_its_rows(board: dict[str, Any]) -> None:
     lead = browser_for(board["app"], "lia@example.com")
-    page = lead.get("/board")
-    assert page.status_code == 200
-    html = page.text
+    html = board_page(lead)
     billing, social, calm = (board[k]["conversation_id"] for k in ("billing", "social", "calm"))
     at_risk = _section(html, "at_risk")
     assert f'data-conversation="{billing}"' in at_risk and f'data-conversation="{social}"' in at_risk
@@ -114,7 +132,7 @@ def team_id_of(board: dict[str, Any], slug: str) -> int:
 
 def test_agent_sees_only_their_teams_rows(board: dict[str, Any]) -> None:
     agent = browser_for(board["app"], "ana@example.com")
-    html = agent.get("/board").text
+    html = board_page(agent)
     billing, social = board["billing"]["conversation_id"], board["social"]["conversation_id"]
     for section in ("at_risk", "threats", "sla"):
         assert f'data-conversation="{billing}"' in _section(html, section)

@@ -163,3 +163,48 @@ def test_merge_needs_permission_and_csrf(two_profiles: dict[str, Any], runtime: 
     with runtime.db.sessions() as session:
         row = session.get(Customer, source)
         assert row is not None and row.merged_into_id is None
+
+
+def test_an_agent_logs_a_call_and_a_visit_on_the_customers_timeline(
+    two_profiles: dict[str, Any], api: Api, runtime: Runtime
+) -> None:
+    customer = two_profiles["target"]  # known only by email: no phone on record
+    ana = browser_for(two_profiles["app"], "ana@example.com")
+    page = ana.get(f"/customers/{customer}").text
+    assert 'id="profile-log"' in page and '<option value="workshop">' in page
+    assert (
+        ana.post(f"/customers/{customer}/log", {"channel": "phone", "text": "x"}, csrf=False).status_code
+        == 403
+    )
+    wrong = ana.post(f"/customers/{customer}/log", {"channel": "email", "text": "x"})
+    assert wrong.status_code == 422
+    called = ana.post(
+        f"/customers/{customer}/log",
+        {
+            "channel": "phone",
+            "direction": "in",
+            "text": "Llama <b>enfadada</b>: si no llega mañana se da de baja",
+        },
+        follow_redirects=False,
+    )
+    assert called.status_code == 303 and "logged=" in called.headers["location"]
+    visit = ana.post(
+        f"/customers/{customer}/log",
+        {"channel": "store", "direction": "out", "text": "Le atendimos en tienda y se le cambió el router"},
+        follow_redirects=False,
+    )
+    assert visit.status_code == 303
+    with runtime.db.sessions() as session:
+        logged = session.scalars(
+            select(Message).where(Message.channel.in_(("phone", "store"))).order_by(Message.id)
+        ).all()
+        assert [(m.channel, m.direction, m.customer_id, m.stage) for m in logged] == [
+            ("phone", "in", customer, "done"),
+            ("store", "out", customer, "done"),
+        ]
+        assert logged[0].triage and logged[0].triage["sentiment"]["label"] == "negative", "triaged like any"
+        assert logged[1].agent_id == ana.agent_id, "the agent who served them is its author"
+    timeline = api.get(f"/api/v1/customers/{customer}/timeline").json()
+    assert {logged[0].id, logged[1].id} <= {item["message_id"] for item in timeline["items"]}
+    page = ana.get(f"/customers/{customer}?logged={logged[0].id}").text
+    assert 'id="log-done"' in page

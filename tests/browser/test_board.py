@@ -22,6 +22,9 @@ def test_lead_board_shows_the_demo_at_risk_items(
     login(page, LEAD_EMAIL, DEMO_PASSWORD)
     page.click("a[data-nav=board]")
     page.wait_for_url("**/board")
+    # The slower sections load right after the page paints.
+    page.wait_for_selector("#board-threats li[data-conversation]")
+    page.wait_for_selector("#board-counts tr[data-team]")
     threats = page.locator("#board-threats li[data-conversation]")
     assert threats.count() >= 2
     text = page.locator("#board-threats").inner_text()
@@ -43,6 +46,7 @@ def test_board_section_refreshes_live(live_server: Any, page: Any, login: Any) -
     login(page, ADMIN_EMAIL, ADMIN_PASSWORD)
     page.goto(f"{live_server.url}/board")
     page.wait_for_selector(LIVE)
+    page.wait_for_selector("#board-threats:not([data-deferred])")  # the deferred section has loaded
     assert page.locator("#board-threats li[data-conversation]").count() == 0
     page.evaluate("window.notReloaded = true")
     live_server.message(

@@ -42,6 +42,7 @@ class Conversation(Base):
 
 Index("ix_conversations_status_updated", Conversation.status, Conversation.updated_at)
 Index("ix_conversations_customer_status", Conversation.customer_id, Conversation.status)
+Index("ix_conversations_team_status_risk", Conversation.team_id, Conversation.status, Conversation.risk_score)
 
 
 class Message(Base):

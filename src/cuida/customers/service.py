@@ -463,6 +463,8 @@ EVIDENCE_SCORES = {
     "handle_in_email": 0.7,
     "email_in_message": 0.6,
     "same_name_company": 0.6,
+    "site_domain_of_email": 0.6,
+    "site_named_after_customer": 0.5,
 }
 SUGGESTION_STATUSES = ("pending", "accepted", "rejected")
 _MAX_CANDIDATES = 20  # contacts looked up per message: a pasted list is not a person
@@ -482,6 +484,8 @@ def evidence_text(kind: str, data: dict[str, Any]) -> str:
         "handle_in_email": f"the handle @{value} is written in an email",
         "handle_in_email_named_network": f"the handle @{value} is written in an email naming {data.get('network', '')}",
         "same_name_company": f"same name and company: {value}",
+        "site_domain_of_email": f"the site {data.get('site', '')} is on the domain of the email address {value}",
+        "site_named_after_customer": f"the site {data.get('site', '')} is named after {value}",
     }
     return texts.get(kind, kind)
 
@@ -659,9 +663,71 @@ def find_evidence(
                         "handle_in_email", value=handle, channel=identity.channel, message_id=message.id
                     )
                 add(owner, item)
+    if author is not None and author.channel in SITE_CHANNELS:
+        for other, item in _site_evidence(session, author.value, message.id):
+            add(other, item)
     for other, items in same_name_company(session=session, customer=customer).items():
         for item in items:
             add(other, item)
+    return found
+
+
+# Authors known by their site (a blog, a review page): the site's own domain, or a host named after
+# a person, points at a customer. Hosts shared by many authors prove nothing.
+SITE_CHANNELS = ("feed", "review")
+_SHARED_HOSTS = frozenset(
+    {
+        "blogspot.com", "wordpress.com", "medium.com", "substack.com", "tumblr.com", "github.io",
+        "wixsite.com", "gmail.com", "googlemail.com", "hotmail.com", "outlook.com", "yahoo.com",
+        "yahoo.es", "icloud.com", "proton.me", "protonmail.com", "correo.es", "youtube.com",
+    }
+)  # fmt: skip
+_GENERIC_LABELS = frozenset({"www", "blog", "blogs", "news", "web", "site", "m", "es", "en"})
+_SITE_MAX_OWNERS = 3  # a domain or name shared by more customers than this is not a clue
+
+
+def _site_evidence(session: Session, value: str, message_id: int) -> list[tuple[int, dict[str, Any]]]:
+    host = value.split("/", 1)[0].strip().strip(".").lower()
+    if "." not in host or "@" in host or " " in host:
+        return []
+    labels = host.split(".")
+    found: list[tuple[int, dict[str, Any]]] = []
+    domain = ".".join(labels[-2:])
+    if domain not in _SHARED_HOSTS and len(labels[-2]) >= 3:
+        owners = {
+            owner
+            for _identity, owner in _owners(
+                session,
+                and_(
+                    Identity.channel == "email", Identity.value.like(f"%@{_escape_like(domain)}", escape="\\")
+                ),
+            )
+        }
+        if len(owners) <= _SITE_MAX_OWNERS:
+            found += [
+                (o, _evidence("site_domain_of_email", value=domain, site=host, message_id=message_id))
+                for o in sorted(owners)
+            ]
+    for label in labels[:-1]:
+        if label in _GENERIC_LABELS or len(label) < 8 or not label.isalpha():
+            continue
+        # name_key is "first last" folded: walk its index from the label's first letters.
+        prefix = label[:4]
+        candidates = session.execute(
+            select(Customer.id, Customer.name_key, Customer.name)
+            .where(
+                Customer.name_key >= prefix,
+                Customer.name_key < prefix + "\uffff",
+                Customer.merged_into_id.is_(None),
+            )
+            .limit(200)
+        ).all()
+        named = [(i, name) for i, key, name in candidates if key and key.replace(" ", "") == label]
+        if 0 < len(named) <= _SITE_MAX_OWNERS:
+            found += [
+                (i, _evidence("site_named_after_customer", value=name, site=host, message_id=message_id))
+                for i, name in named
+            ]
     return found
 
 

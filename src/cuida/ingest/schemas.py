@@ -23,6 +23,11 @@ class AuthorIn(BaseModel):
     followers: int | None = Field(default=None, ge=0, description="Audience of a public author.")
 
 
+# Where an agent logs what a customer said in person or on the phone: the customer may be named
+# by id, since a caller's number or a visitor's identity is often not on record.
+LOGGED_CHANNELS = ("phone", "store", "workshop")
+
+
 class MessageIn(BaseModel):
     channel: str = Field(description="One of the known channels (see GET /api/v1/channels).")
     external_id: SafeStr | None = Field(
@@ -44,7 +49,8 @@ class MessageIn(BaseModel):
         ge=1,
         description="For outbound messages and notes: the customer it concerns, when they have no "
         "identity on this channel (a sales call to a customer known only by email). Inbound messages "
-        "are always linked by their author.",
+        "are linked by their author, except a call or visit an agent logs for a known customer "
+        "(phone, store, workshop), which may name the customer instead.",
     )
     text: SafeStr = Field(default="", max_length=MAX_TEXT_CHARS)
     html: SafeStr | None = Field(
@@ -85,12 +91,16 @@ class MessageIn(BaseModel):
 
     @model_validator(mode="after")
     def _who(self) -> MessageIn:
-        if self.direction == "in" and self.author is None:
-            raise ValueError("an inbound message needs an author")
         if self.direction == "in" and self.customer_id is not None:
-            raise ValueError(
-                "customer_id is for outbound messages and notes; inbound ones are linked by author"
-            )
+            if self.channel not in LOGGED_CHANNELS:
+                raise ValueError(
+                    "customer_id on an inbound message is for a call or visit an agent logs "
+                    f"({', '.join(LOGGED_CHANNELS)}); other inbound messages are linked by their author"
+                )
+            if self.author is not None:
+                raise ValueError("give the author or the customer_id of an inbound message, not both")
+        elif self.direction == "in" and self.author is None:
+            raise ValueError("an inbound message needs an author")
         if self.direction != "in" and not (self.recipient or self.in_reply_to or self.customer_id):
             raise ValueError("an outbound message or note needs a recipient, a customer_id or in_reply_to")
         if not self.text and not self.html:

@@ -204,7 +204,10 @@ def link_stage(*, session: Session, message_id: int) -> None:
     )
     customer_id = None
     author_identity_id = None
-    logged_for = (message.meta or {}).get("customer_id") if message.direction != "in" else None
+    # Outbound messages and notes name their customer; so may a call or visit logged without author.
+    logged_for = (
+        (message.meta or {}).get("customer_id") if message.direction != "in" or not identity_value else None
+    )
     if isinstance(logged_for, int):
         customer_id = resolve(session=session, customer_id=logged_for).id
     elif identity_value:

@@ -31,6 +31,7 @@ class Consumers:
                 target=self._reconcile, args=(reconcile_every,), name="cuida-reconciler", daemon=True
             )
         )
+        self.threads.append(threading.Thread(target=self._watch_mail, name="cuida-mail-idle", daemon=True))
 
     def start(self) -> Consumers:
         tasks.register()
@@ -68,6 +69,11 @@ class Consumers:
                 reconcile(self.runtime)
             except Exception as exc:
                 log.warning("reconciler pass failed: %s", exc)
+
+    def _watch_mail(self) -> None:
+        from cuida.channels.mail.idle import MailWatchers
+
+        MailWatchers(self.runtime, self.stop_flag).run()
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_flag.set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cuida.db.base import Base, BigId, JsonDoc, UtcDateTime
@@ -72,3 +72,16 @@ class SlaClock(Base):
     marks: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
 
     __table_args__ = (UniqueConstraint("conversation_id", "kind"),)
+
+
+# Running clocks by due time, carrying what the board and inbox test (see migration 0020).
+_RUNNING = text("met_at IS NULL AND cancelled_at IS NULL")
+Index(
+    "ix_sla_clocks_running_due",
+    SlaClock.due_at,
+    SlaClock.conversation_id,
+    SlaClock.breached_at,
+    SlaClock.paused_at,
+    sqlite_where=_RUNNING,
+    postgresql_where=_RUNNING,
+)

@@ -7,6 +7,7 @@ inbound webhooks, canned replies (the automation domain's service) and the effec
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,7 +20,11 @@ from sqlalchemy.orm import Session
 from cuida.auth import service as auth
 from cuida.auth.permissions import ROLES, SCOPES
 from cuida.auth.schemas import AgentCreate, TeamCreate
+from cuida.channels import service as channel_accounts
+from cuida.channels.kinds import kinds as registered_kinds
+from cuida.channels.models import ChannelAccount
 from cuida.channels.registry import CHANNELS
+from cuida.channels.schemas import ChannelAccountCreate, ChannelAccountUpdate
 from cuida.common.errors import CuidaError
 from cuida.quarantine import service as quarantine
 from cuida.quarantine.models import QuarantinedPayload
@@ -29,6 +34,7 @@ from cuida.web.deps import get_runtime
 from cuida.web.render import PageAgent, page_agent, render
 from cuida.web.screens import bad_csrf, csrf_ok, error_page, forbidden
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 TABS = ("agents", "teams", "tokens", "channels", "canned", "settings")
@@ -128,6 +134,11 @@ def _tab_context(session: Session, runtime: Runtime, tab: str) -> dict[str, Any]
             if webhook_id is not None
         }
         return {
+            "accounts": [
+                {"account": channel_accounts.read(a), "health": account_health(a)}
+                for a in channel_accounts.list_accounts(session=session)
+            ],
+            "account_kinds": account_kinds(),
             "channels": [
                 {"name": name, "label": label, "adapter": type(runtime.adapters.for_channel(name)).__name__}
                 for name, label in CHANNELS.items()
@@ -354,6 +365,135 @@ def revoke_token(
     except CuidaError as exc:
         return _page(request, agent, runtime, "tokens", status=exc.status_code, error=exc.message)
     return _done("tokens", "token_revoked")
+
+
+# --- channel accounts ---------------------------------------------------------------------------
+
+
+def account_health(account: ChannelAccount) -> str:
+    """ok, failing (the last attempt failed), warning (never succeeded yet, or disabled)."""
+    if not account.enabled:
+        return "warning"
+    if account.last_error_at is not None and (
+        account.last_success_at is None or account.last_error_at >= account.last_success_at
+    ):
+        return "failing"
+    return "ok" if account.last_success_at is not None else "warning"
+
+
+def account_kinds() -> list[dict[str, Any]]:
+    """Each kind's settings as form fields, read from its settings model (so a new adapter's
+    settings appear here without a template change), and the names of its secrets."""
+    found = []
+    for name, kind in sorted(registered_kinds().items()):
+        fields = []
+        for key, info in kind.config.model_fields.items():
+            choices = list(getattr(info.annotation, "__args__", ()) or ())
+            literal = bool(choices) and all(isinstance(c, str) for c in choices)
+            is_list = str(info.annotation).startswith("list")
+            default = None if info.is_required() else info.get_default(call_default_factory=True)
+            fields.append(
+                {
+                    "key": key,
+                    "required": info.is_required(),
+                    "choices": choices if literal else [],
+                    "list": is_list,
+                    "default": ", ".join(default) if is_list and default else default,
+                    "help": info.description or "",
+                }
+            )
+        found.append({"name": name, "fields": fields, "secrets": list(kind.secrets)})
+    return found
+
+
+def _account_form(form: Any, kind_name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The config and secrets an account form filled in; empty fields keep their defaults."""
+    kind = next((k for k in account_kinds() if k["name"] == kind_name), None)
+    if kind is None:
+        return {}, {}
+    config: dict[str, Any] = {}
+    for field in kind["fields"]:
+        value = str(form.get(f"cfg_{field['key']}", "")).strip()
+        if value:
+            config[field["key"]] = (
+                [v.strip() for v in value.split(",") if v.strip()] if field["list"] else value
+            )
+    secrets = {
+        name: str(form.get(f"sec_{name}", "")) for name in kind["secrets"] if str(form.get(f"sec_{name}", ""))
+    }
+    return config, secrets
+
+
+@router.post("/admin/channels/accounts")
+async def create_channel_account(
+    request: Request,
+    agent: PageAgent = Depends(page_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    form = await request.form()
+    refused = _guard(request, agent, str(form.get("csrf_token", "")))
+    if refused:
+        return refused
+    kind = str(form.get("kind", ""))
+    config, secrets = _account_form(form, kind)
+    assert agent.principal is not None
+    try:
+        data = ChannelAccountCreate(kind=kind, name=str(form.get("name", "")), config=config, secrets=secrets)
+        with runtime.db.session() as session:
+            channel_accounts.create_account(session=session, data=data, actor=agent.principal.actor)
+    except ValidationError as exc:
+        return _page(request, agent, runtime, "channels", status=422, error=_validation_message(exc))
+    except CuidaError as exc:
+        return _page(request, agent, runtime, "channels", status=exc.status_code, error=exc.message)
+    return _done("channels", "account_created")
+
+
+@router.post("/admin/channels/accounts/{account_id}/enabled")
+def toggle_channel_account(
+    account_id: int,
+    request: Request,
+    enabled: str = Form(""),
+    csrf_token: str = Form(""),
+    agent: PageAgent = Depends(page_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    refused = _guard(request, agent, csrf_token)
+    if refused:
+        return refused
+    assert agent.principal is not None
+    try:
+        with runtime.db.session() as session:
+            channel_accounts.update_account(
+                session=session,
+                account_id=account_id,
+                data=ChannelAccountUpdate(enabled=enabled == "1"),
+                actor=agent.principal.actor,
+            )
+    except CuidaError as exc:
+        return _page(request, agent, runtime, "channels", status=exc.status_code, error=exc.message)
+    return _done("channels", "account_enabled" if enabled == "1" else "account_disabled")
+
+
+@router.post("/admin/channels/accounts/{account_id}/poll")
+def poll_channel_account(
+    account_id: int,
+    request: Request,
+    csrf_token: str = Form(""),
+    agent: PageAgent = Depends(page_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    """Poll now (an admin checking a fix): the failure, if any, shows as the account's health."""
+    refused = _guard(request, agent, csrf_token)
+    if refused:
+        return refused
+    try:
+        channel_accounts.poll_now(runtime, account_id)
+    except CuidaError as exc:
+        return _page(request, agent, runtime, "channels", status=exc.status_code, error=exc.message)
+    except Exception:  # the poller records what went wrong on the account: its health says it
+        log.exception("polling channel account %s from the admin page failed", account_id)
+        return _done("channels", "account_poll_failed")
+    return _done("channels", "account_polled")
 
 
 # --- canned replies ----------------------------------------------------------------------------

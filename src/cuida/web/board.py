@@ -54,6 +54,9 @@ SECTION_EVENTS: dict[str, tuple[str, ...]] = {
     "crisis": ("crisis",),
 }
 SECTIONS = tuple(SECTION_EVENTS)
+# Read after the page paints (each its own request, so the page never waits for the sum): the
+# per-team counts read every open conversation and clock; threats read their recent messages.
+DEFERRED = ("counts", "threats")
 
 
 def sees_whole_board(agent: PageAgent) -> bool:
@@ -318,7 +321,11 @@ class TeamCounts:
 
 
 def team_counts(session: Session, agent: PageAgent, at: datetime) -> list[TeamCounts]:
-    """Per team: open conversations, at risk, with a breached SLA, overdue promises."""
+    """Per team: open conversations, at risk, with a breached SLA, overdue promises.
+
+    Counted per shown team only: an agent's board shows their teams and the shared queue, so a
+    team filter is the visibility rule here (public or assigned conversations of other teams would
+    be in no row) and it keeps the count on the (team, status, risk) index alone."""
     whole = sees_whole_board(agent)
     teams = session.execute(
         select(Team.id, Team.name)
@@ -327,21 +334,27 @@ def team_counts(session: Session, agent: PageAgent, at: datetime) -> list[TeamCo
     ).all()
     counts: dict[int | None, TeamCounts] = {int(i): TeamCounts(int(i), str(n)) for i, n in teams}
     counts[None] = TeamCounts(None, None)
+    shown = (
+        true()
+        if whole
+        else or_(Conversation.team_id.is_(None), Conversation.team_id.in_(agent.team_ids or [-1]))
+    )
     for team_id, total, risky in session.execute(
         select(
             Conversation.team_id,
             func.count(),
             func.sum(case((Conversation.risk_score >= AT_RISK_SCORE, 1), else_=0)),
         )
-        .where(Conversation.status.in_(OPEN_STATUSES), _visible(agent))
+        .where(Conversation.status.in_(OPEN_STATUSES), shown)
         .group_by(Conversation.team_id)
     ):
         if team_id in counts:
             counts[team_id].open, counts[team_id].at_risk = int(total), int(risky or 0)
+    # The running clocks past due come from their partial index; the conversations by key.
+    late = select(SlaClock.conversation_id).where(_breached(), SlaClock.due_at <= at)
     for team_id, total in session.execute(
-        select(Conversation.team_id, func.count(func.distinct(SlaClock.conversation_id)))
-        .join(Conversation, Conversation.id == SlaClock.conversation_id)
-        .where(_breached(), SlaClock.due_at <= at, Conversation.status.in_(OPEN_STATUSES), _visible(agent))
+        select(Conversation.team_id, func.count())
+        .where(Conversation.id.in_(late), Conversation.status.in_(OPEN_STATUSES), shown)
         .group_by(Conversation.team_id)
     ):
         if team_id in counts:
@@ -382,7 +395,7 @@ def board_page(
     request: Request, agent: PageAgent = Depends(page_agent), runtime: Runtime = Depends(get_runtime)
 ) -> Response:
     with runtime.db.sessions() as session:
-        data = board_sections(session, agent)
+        data = board_sections(session, agent, tuple(s for s in SECTIONS if s not in DEFERRED))
         return render(
             request,
             "board.html",
@@ -391,6 +404,7 @@ def board_page(
             whole_board=sees_whole_board(agent),
             section_events=SECTION_EVENTS,
             sections=SECTIONS,
+            deferred=DEFERRED,
             **data,
         )
 

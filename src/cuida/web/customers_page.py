@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,8 @@ from cuida.common.errors import CuidaError, Invalid, NotFound
 from cuida.conversations.models import Conversation, Message
 from cuida.customers import service as customers
 from cuida.customers.models import Customer, Identity
+from cuida.ingest import service as ingest
+from cuida.ingest.schemas import LOGGED_CHANNELS, MessageIn
 from cuida.runtime import Runtime
 from cuida.search.service import search_messages
 from cuida.web.access import can_see
@@ -171,6 +174,7 @@ def customer_profile(
     request: Request,
     merged: int | None = None,
     undone: int | None = None,
+    logged: int | None = None,
     agent: PageAgent = Depends(page_agent),
     runtime: Runtime = Depends(get_runtime),
 ) -> Response:
@@ -214,7 +218,48 @@ def customer_profile(
             suggestions=merge_suggestions(session, customer.id),
             panel=_panel(session, customer, agent, at),
             can_merge=has_scope(agent, "customers:merge"),
+            can_log=has_scope(agent, "messages:write"),
+            log_channels=LOGGED_CHANNELS,
+            logged=logged,
         )
+
+
+@router.post("/customers/{customer_id}/log")
+def log_contact(
+    customer_id: int,
+    request: Request,
+    channel: str = Form(""),
+    direction: str = Form("in"),
+    text: str = Form(""),
+    csrf_token: str = Form(""),
+    agent: PageAgent = Depends(page_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    """A call or a visit, logged by the agent who took it: a message on the customer's timeline
+    like any other (threaded, triaged, on the SLA clocks), through the same ingest as the API."""
+    if not csrf_ok(request, agent, csrf_token):
+        return bad_csrf(request, agent)
+    if not has_scope(agent, "messages:write") or agent.principal is None:
+        return forbidden(request, agent, "customers.log.forbidden")
+    try:
+        item = MessageIn(
+            channel=channel,
+            direction="in" if direction == "in" else "note" if direction == "note" else "out",
+            customer_id=customer_id,
+            text=text,
+            metadata={"logged_by": agent.id},
+        )
+        if item.channel not in LOGGED_CHANNELS:
+            raise Invalid(f"log a call or a visit here ({', '.join(LOGGED_CHANNELS)})", field="channel")
+        with runtime.db.session() as session:
+            [accepted] = ingest.accept(session=session, items=[item], actor=agent.principal.actor)
+    except ValidationError as exc:
+        message = "; ".join(str(e["msg"]) for e in exc.errors())
+        return error_page(request, agent, 422, message)
+    except CuidaError as exc:
+        return error_page(request, agent, exc.status_code, exc.message)
+    runtime.enqueue_messages([accepted.message_id])
+    return RedirectResponse(f"/customers/{customer_id}?logged={accepted.message_id}", status_code=303)
 
 
 # --- merge -------------------------------------------------------------------------------------

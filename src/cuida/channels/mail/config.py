@@ -19,6 +19,11 @@ class EmailConfig(BaseModel):
     imap_user: str | None = Field(default=None, max_length=320, description="Defaults to the address.")
     mailboxes: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1, max_length=20)
     poll_seconds: float = Field(default=60, ge=1, le=86400)
+    idle: bool = Field(
+        default=True,
+        description="Keep an IMAP IDLE connection so new mail is fetched within seconds (where the server "
+        "offers IDLE); polling goes on at its interval either way.",
+    )
     batch: int = Field(default=50, ge=1, le=1000, description="Messages fetched and stored per transaction.")
     smtp_host: str | None = Field(default=None, max_length=300, description="Leave empty to only receive.")
     smtp_port: int = Field(default=587, ge=1, le=65535)
