@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cuida.channels.messaging_models import DeliveryReceipt
+from cuida.channels.models import ChannelAccount
 from cuida.clock.service import now
 from cuida.common.errors import Invalid
 from cuida.conversations.models import Delivery, Message
@@ -25,6 +26,7 @@ from cuida.quarantine.models import QuarantinedPayload
 from cuida.quarantine.service import put
 
 if TYPE_CHECKING:
+    from cuida.db.engine import Database
     from cuida.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -217,3 +219,27 @@ def record_receipt(
         payload={"delivery_id": delivery.id, "status": status, "error": error, "provider_id": provider_id},
     )
     return True
+
+
+def answering_account(db: Database, *, kind: str, in_reply_to: str | None) -> ChannelAccount | None:
+    """The enabled account of `kind` a reply goes out through: the one the customer wrote to (its id
+    kept in the answered message's meta under the kind's name), else the first one; detached."""
+    with db.sessions() as session:
+        wanted: Any = None
+        if in_reply_to:
+            meta = session.scalar(
+                select(Message.meta).where(Message.channel == kind, Message.external_id == in_reply_to)
+            )
+            found = (meta or {}).get(kind)
+            wanted = found.get("account_id") if isinstance(found, dict) else None
+        accounts = list(
+            session.scalars(
+                select(ChannelAccount)
+                .where(ChannelAccount.kind == kind, ChannelAccount.enabled.is_(True))
+                .order_by(ChannelAccount.id)
+            )
+        )
+        chosen = next((a for a in accounts if a.id == wanted), accounts[0] if accounts else None)
+        if chosen is not None:
+            session.expunge(chosen)
+        return chosen

@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import select
 
 from cuida.channels.base import DeliveryResult, OutboundMessage
+from cuida.channels.messaging import answering_account
 from cuida.channels.models import ChannelAccount
 from cuida.channels.telegram.config import TelegramConfig
 from cuida.channels.telegram.inbound import KIND, TelegramError, call
-from cuida.conversations.models import Message
 
 if TYPE_CHECKING:
     from cuida.runtime import Runtime
@@ -44,28 +43,8 @@ class TelegramAdapter:
         self.runtime = runtime
 
     def _account(self, message: OutboundMessage) -> ChannelAccount | None:
-        with self.runtime.db.sessions() as session:
-            wanted: Any = None
-            if message.in_reply_to:
-                meta = session.scalar(
-                    select(Message.meta).where(
-                        Message.channel == KIND, Message.external_id == message.in_reply_to
-                    )
-                )
-                found = (meta or {}).get("telegram")
-                wanted = found.get("account_id") if isinstance(found, dict) else None
-            accounts = list(
-                session.scalars(
-                    select(ChannelAccount)
-                    .where(ChannelAccount.kind == KIND, ChannelAccount.enabled.is_(True))
-                    .order_by(ChannelAccount.id)
-                )
-            )
-            # The bot the customer wrote to answers; else the first one.
-            chosen = next((a for a in accounts if a.id == wanted), accounts[0] if accounts else None)
-            if chosen is not None:
-                session.expunge(chosen)
-            return chosen
+        # The bot the customer wrote to answers; else the first one.
+        return answering_account(self.runtime.db, kind=KIND, in_reply_to=message.in_reply_to)
 
     def send(self, message: OutboundMessage) -> DeliveryResult:
         account = self._account(message)

@@ -14,13 +14,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import select
 
 from cuida.channels.base import DeliveryResult, OutboundMessage
+from cuida.channels.messaging import answering_account
 from cuida.channels.models import ChannelAccount
 from cuida.channels.whatsapp.config import WhatsAppConfig
 from cuida.channels.whatsapp.inbound import KIND
-from cuida.conversations.models import Message
 
 if TYPE_CHECKING:
     from cuida.runtime import Runtime
@@ -47,28 +46,8 @@ class WhatsAppAdapter:
         self.runtime = runtime
 
     def _account(self, message: OutboundMessage) -> ChannelAccount | None:
-        with self.runtime.db.sessions() as session:
-            wanted: Any = None
-            if message.in_reply_to:
-                meta = session.scalar(
-                    select(Message.meta).where(
-                        Message.channel == KIND, Message.external_id == message.in_reply_to
-                    )
-                )
-                found = (meta or {}).get("whatsapp")
-                wanted = found.get("account_id") if isinstance(found, dict) else None
-            accounts = list(
-                session.scalars(
-                    select(ChannelAccount)
-                    .where(ChannelAccount.kind == KIND, ChannelAccount.enabled.is_(True))
-                    .order_by(ChannelAccount.id)
-                )
-            )
-            # The number the customer wrote to answers; else the first one.
-            chosen = next((a for a in accounts if a.id == wanted), accounts[0] if accounts else None)
-            if chosen is not None:
-                session.expunge(chosen)
-            return chosen
+        # The number the customer wrote to answers; else the first one.
+        return answering_account(self.runtime.db, kind=KIND, in_reply_to=message.in_reply_to)
 
     def send(self, message: OutboundMessage) -> DeliveryResult:
         account = self._account(message)
