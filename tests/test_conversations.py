@@ -73,6 +73,28 @@ def test_assign_and_status_are_recorded_as_events(api):
     assert events[0]["actor"]["type"] == "token"
 
 
+def test_a_reply_on_another_channel_goes_to_the_customers_identity_of_that_kind(api, runtime):
+    sent = []
+
+    class Recorder:
+        name = "whatsapp"
+
+        def send(self, message):
+            sent.append(message)
+            return DeliveryResult(ok=True, provider_id=f"wa-{message.delivery_id}")
+
+    runtime.adapters.register(Recorder())
+    call = api.message(
+        channel="phone", author="600 11 12 22", external_id="call-1", text="Llamo por la factura"
+    )
+    reply = api.post(
+        f"/api/v1/conversations/{call['conversation_id']}/replies",
+        json={"text": "Le escribimos por WhatsApp con el detalle.", "channel": "whatsapp"},
+    )
+    assert reply.status_code == 202, reply.text
+    assert [m.recipient for m in sent] == ["+34600111222"], "a WhatsApp reply goes to their phone number"
+
+
 def test_reply_goes_through_the_outbox_and_is_delivered(api, runtime):
     sent = []
 

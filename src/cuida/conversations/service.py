@@ -15,6 +15,7 @@ from cuida.common.errors import Conflict, Invalid, NotFound
 from cuida.common.pagination import decode_cursor, encode_cursor
 from cuida.conversations.models import PRIORITIES, Conversation, Delivery, Message
 from cuida.conversations.schemas import AssignRequest, ConversationUpdate, NoteCreate, ReplyCreate
+from cuida.customers.identity import PHONE_CHANNELS
 from cuida.customers.models import Customer, Identity
 from cuida.db.base import affected_rows
 from cuida.events.models import Event
@@ -326,10 +327,14 @@ def _recipient_for(session: Session, conversation: Conversation, channel: str) -
     )
     if author:
         return author
+    # Identities are kept per kind: a WhatsApp or SMS reply goes to the customer's phone identity,
+    # a web form's answer to their email.
+    kind = "phone" if channel in PHONE_CHANNELS else "email" if channel in ("email", "webform") else channel
     return session.scalar(
-        select(Identity.value).where(
-            Identity.customer_id == conversation.customer_id, Identity.channel == channel
-        )
+        select(Identity.value)
+        .where(Identity.customer_id == conversation.customer_id, Identity.channel == kind)
+        .order_by(Identity.id)
+        .limit(1)
     )
 
 
