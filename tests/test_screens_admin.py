@@ -234,6 +234,46 @@ def test_an_email_account_is_created_from_the_page_and_shows_its_health(
     assert not _accounts(runtime)[0].enabled
 
 
+def test_web_chats_feeds_and_brand_terms_are_set_up_from_the_page(
+    people: dict[str, Any], runtime: Runtime
+) -> None:
+    admin = people["admin"]
+    assert admin.post("/admin/channels/widgets", {"name": "x"}, csrf=False).status_code == 403
+    bad = admin.post("/admin/channels/widgets", {"name": "Web", "allowed_origins": "not a site"})
+    assert bad.status_code == 422
+    made = admin.post(
+        "/admin/channels/widgets",
+        {"name": "Tienda <i>online</i>", "allowed_origins": "https://www.tienda.example\nhttps://tienda.example",
+         "language": "en", "offline_behaviour": "hide"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert made.status_code == 303, made.text
+    feed = admin.post(
+        "/admin/channels/feeds", {"url": "http://127.0.0.1:9/feed.xml", "name": "Blog de quejas"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert feed.status_code == 303, feed.text
+    term = admin.post(
+        "/admin/channels/terms", {"term": "Tienda", "exclusions": "tienda de campaña, tienda online"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert term.status_code == 303, term.text
+    page = admin.get("/admin/channels").text
+    assert "Tienda &lt;i&gt;online&lt;/i&gt;" in page and "data-cuida-widget=" in page
+    assert "https://tienda.example, https://www.tienda.example" in page
+    assert "Blog de quejas" in page and 'data-health="new"' in page
+    assert "tienda de campaña, tienda online" in page
+    from cuida.listening.feed_models import ListeningFeed
+
+    with runtime.db.sessions() as session:
+        feed_id = session.scalar(select(ListeningFeed.id))
+    polled = admin.post(f"/admin/channels/feeds/{feed_id}/poll", {}, follow_redirects=False)
+    assert polled.status_code == 303
+    assert f'data-feed="{feed_id}" data-health="failing"' in admin.get("/admin/channels").text
+    ana = browser_for(people["app"], "ana@example.com")
+    assert ana.post("/admin/channels/terms", {"term": "Otra"}).status_code == 403
+
+
 def _accounts(runtime: Runtime) -> list[Any]:
     from cuida.channels.models import ChannelAccount
 

@@ -26,6 +26,8 @@ from cuida.channels.models import ChannelAccount
 from cuida.channels.registry import CHANNELS
 from cuida.channels.schemas import ChannelAccountCreate, ChannelAccountUpdate
 from cuida.common.errors import CuidaError
+from cuida.listening import feeds
+from cuida.listening.feed_schemas import FeedCreate, TermCreate
 from cuida.quarantine import service as quarantine
 from cuida.quarantine.models import QuarantinedPayload
 from cuida.runtime import Runtime
@@ -33,6 +35,8 @@ from cuida.settings import Settings
 from cuida.web.deps import get_runtime
 from cuida.web.render import PageAgent, page_agent, render
 from cuida.web.screens import bad_csrf, csrf_ok, error_page, forbidden
+from cuida.webchat import service as webchat
+from cuida.webchat.schemas import WidgetCreate
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -113,7 +117,7 @@ def webhook_health(hook: Any, pending: int) -> str:
     return "warning" if pending else "ok"
 
 
-def _tab_context(session: Session, runtime: Runtime, tab: str) -> dict[str, Any]:
+def _tab_context(session: Session, runtime: Runtime, tab: str, base_url: str = "") -> dict[str, Any]:
     if tab == "agents":
         return {"agents": auth.list_agents(session=session), "teams": auth.list_teams(session=session)}
     if tab == "teams":
@@ -139,6 +143,10 @@ def _tab_context(session: Session, runtime: Runtime, tab: str) -> dict[str, Any]
                 for a in channel_accounts.list_accounts(session=session)
             ],
             "account_kinds": account_kinds(),
+            "widgets": [webchat.read(w, str(base_url)) for w in webchat.list_widgets(session=session)],
+            "feeds": feeds.list_feeds(session=session),
+            "terms": feeds.list_terms(session=session),
+            "teams": auth.list_teams(session=session),
             "channels": [
                 {"name": name, "label": label, "adapter": type(runtime.adapters.for_channel(name)).__name__}
                 for name, label in CHANNELS.items()
@@ -171,7 +179,7 @@ def _page(
     **extra: Any,
 ) -> Response:
     with runtime.db.sessions() as session:
-        context = _tab_context(session, runtime, tab)
+        context = _tab_context(session, runtime, tab, str(request.base_url))
         return render(
             request,
             "admin.html",
@@ -494,6 +502,133 @@ def poll_channel_account(
         log.exception("polling channel account %s from the admin page failed", account_id)
         return _done("channels", "account_poll_failed")
     return _done("channels", "account_polled")
+
+
+# --- web chat widgets and listening feeds --------------------------------------------------------
+
+
+def _lines(value: str) -> list[str]:
+    return [v.strip() for v in value.replace(",", "\n").splitlines() if v.strip()]
+
+
+def _create(request: Request, agent: PageAgent, runtime: Runtime, what: str, make: Any) -> Response:
+    """Run `make(session, actor)` for one of the channels tab's forms; errors back on the page."""
+    assert agent.principal is not None
+    try:
+        with runtime.db.session() as session:
+            make(session, agent.principal.actor)
+    except ValidationError as exc:
+        return _page(request, agent, runtime, "channels", status=422, error=_validation_message(exc))
+    except CuidaError as exc:
+        return _page(request, agent, runtime, "channels", status=exc.status_code, error=exc.message)
+    return _done("channels", what)
+
+
+@router.post("/admin/channels/widgets")
+def create_widget(
+    request: Request,
+    name: str = Form(""),
+    allowed_origins: str = Form(""),
+    team_id: str = Form(""),
+    language: str = Form("es"),
+    offline_behaviour: str = Form("email"),
+    csrf_token: str = Form(""),
+    agent: PageAgent = Depends(page_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    refused = _guard(request, agent, csrf_token)
+    if refused:
+        return refused
+    return _create(
+        request,
+        agent,
+        runtime,
+        "widget_created",
+        lambda session, actor: webchat.create_widget(
+            session=session,
+            data=WidgetCreate.model_validate(
+                {
+                    "name": name,
+                    "allowed_origins": _lines(allowed_origins),
+                    "team_id": int(team_id) if team_id.isdigit() else None,
+                    "language": language,
+                    "offline_behaviour": offline_behaviour,
+                }
+            ),
+            actor=actor,
+        ),
+    )
+
+
+@router.post("/admin/channels/feeds")
+def create_feed(
+    request: Request,
+    url: str = Form(""),
+    name: str = Form(""),
+    interval_minutes: str = Form(""),
+    csrf_token: str = Form(""),
+    agent: PageAgent = Depends(page_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    refused = _guard(request, agent, csrf_token)
+    if refused:
+        return refused
+    return _create(
+        request,
+        agent,
+        runtime,
+        "feed_created",
+        lambda session, actor: feeds.create_feed(
+            session=session,
+            data=FeedCreate(
+                url=url.strip(),
+                name=name.strip() or None,
+                interval_minutes=int(interval_minutes) if interval_minutes.isdigit() else None,
+            ),
+            actor=actor,
+        ),
+    )
+
+
+@router.post("/admin/channels/feeds/{feed_id}/poll")
+def poll_feed(
+    feed_id: int,
+    request: Request,
+    csrf_token: str = Form(""),
+    agent: PageAgent = Depends(page_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    refused = _guard(request, agent, csrf_token)
+    if refused:
+        return refused
+    try:
+        feeds.poll_now(runtime, feed_id)
+    except CuidaError as exc:
+        return _page(request, agent, runtime, "channels", status=exc.status_code, error=exc.message)
+    return _done("channels", "feed_polled")
+
+
+@router.post("/admin/channels/terms")
+def create_term(
+    request: Request,
+    term: str = Form(""),
+    exclusions: str = Form(""),
+    csrf_token: str = Form(""),
+    agent: PageAgent = Depends(page_agent),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    refused = _guard(request, agent, csrf_token)
+    if refused:
+        return refused
+    return _create(
+        request,
+        agent,
+        runtime,
+        "term_created",
+        lambda session, actor: feeds.create_term(
+            session=session, data=TermCreate(term=term, exclusions=_lines(exclusions)), actor=actor
+        ),
+    )
 
 
 # --- canned replies ----------------------------------------------------------------------------
