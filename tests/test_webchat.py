@@ -363,3 +363,41 @@ def test_stream_carries_the_reply_live_and_resumes_after_last_event_id(served, a
     assert (first["kind"], first["text"]) == ("visitor", "Soy otra persona")
     admin.close()
     page.close()
+
+
+def test_a_reply_delivered_twice_shows_once_and_a_missing_visitor_is_not_retried(api, client, runtime):
+    from cuida.channels.base import OutboundMessage
+    from cuida.conversations.models import Delivery, Message
+
+    key = make_widget(api)["public_key"]
+    token = start(client, key)
+    sent = say(client, key, token, "¿Tenéis la talla 42?", client_id="msg-0001")
+    conversation = conversation_of(api, sent.json()["message_id"])
+    assert (
+        api.post(
+            f"/api/v1/conversations/{conversation['id']}/replies", json={"text": "Sí, en tienda"}
+        ).status_code
+        == 202
+    )
+    with runtime.db.sessions() as session:
+        delivery = session.query(Delivery).one()
+        reply_meta = session.get(Message, delivery.message_id).meta
+        outbound = OutboundMessage(
+            delivery_id=delivery.id,
+            channel="webchat",
+            recipient=reply_meta["recipient"],
+            text="Sí, en tienda",
+            public=False,
+            in_reply_to=None,
+        )
+    adapter = runtime.adapters.for_channel("webchat")
+    again = adapter.send(outbound)  # the outbox retrying after a crash between send and record
+    assert again.ok
+    assert [x["kind"] for x in feed(client, key, token)] == ["visitor", "agent"], "one line per reply"
+    gone = adapter.send(
+        OutboundMessage(
+            delivery_id=delivery.id, channel="webchat", recipient="visitor-nobody", text="x", public=False,
+            in_reply_to=None,
+        )
+    )  # fmt: skip
+    assert not gone.ok and gone.retry is False
