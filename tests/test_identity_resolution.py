@@ -337,6 +337,36 @@ def test_accept_merges_into_one_timeline_and_undo_restores_both(api: Api, sugges
     assert api.post("/api/v1/customers/merges/999999/undo").status_code == 404
 
 
+def test_undo_gives_back_the_promises_of_the_returned_conversations_and_both_answers(
+    api: Api, suggested: dict[str, Any]
+) -> None:
+    phone, email = suggested["phone_customer"], suggested["email_customer"]
+    [e1] = suggested["email_messages"]
+    email_conversation = api.get(f"/api/v1/messages/{e1}").json()["conversation_id"]
+    promise = api.post(
+        f"/api/v1/customers/{email}/commitments",
+        json={"text": "Llamarla mañana", "due_at": "2030-01-01T10:00:00+00:00", "kind": "callback",
+              "conversation_id": email_conversation},
+    )  # fmt: skip
+    assert promise.status_code == 201, promise.text
+    accepted = api.post(
+        f"/api/v1/customers/suggestions/{suggested['suggestion']['id']}/accept", json={"keep_id": phone}
+    ).json()
+    promises = api.get(f"/api/v1/customers/{phone}/commitments").json()
+    assert [p["id"] for p in promises] == [promise.json()["id"]], "the promise followed the merge"
+    assert api.post(f"/api/v1/customers/merges/{accepted['merge']['merge_id']}/undo").status_code == 200
+    assert [p["id"] for p in api.get(f"/api/v1/customers/{email}/commitments").json()] == [
+        promise.json()["id"]
+    ]
+    assert api.get(f"/api/v1/customers/{phone}/commitments").json() == []
+    # Each profile answers for itself again.
+    for customer_id in (phone, email):
+        answer = api.get(
+            "/api/v1/contactability", params={"customer_id": customer_id, "purpose": "marketing"}
+        )
+        assert answer.status_code == 200, answer.text
+
+
 def test_undo_waits_for_a_later_merge_of_the_kept_profile(api: Api, suggested: dict[str, Any]) -> None:
     accepted = api.post(f"/api/v1/customers/suggestions/{suggested['suggestion']['id']}/accept").json()
     kept = accepted["merge"]["customer"]["id"]

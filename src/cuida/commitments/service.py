@@ -550,6 +550,21 @@ def _on_inbound(*, session: Session, event: Event) -> None:
         take_up_offers(session=session, message=message)
 
 
+@subscribe("customer.merge_undone")
+def _on_merge_undone(*, session: Session, event: Event) -> None:
+    """Promises made in the conversations that went back go back with them (registered before
+    contactability's refresh, which reads them)."""
+    payload = event.payload or {}
+    target_id, conversation_ids = payload.get("target_id"), payload.get("conversation_ids") or []
+    if event.customer_id is None or not isinstance(target_id, int) or not conversation_ids:
+        return
+    session.execute(
+        update(Commitment)
+        .where(Commitment.customer_id == target_id, Commitment.conversation_id.in_(conversation_ids))
+        .values(customer_id=event.customer_id)
+    )
+
+
 @subscribe("customer.merged")
 def _on_merge(*, session: Session, event: Event) -> None:
     source_id = (event.payload or {}).get("source_id")

@@ -645,6 +645,15 @@ def _on_customer_change(*, session: Session, event: Event) -> None:
         _guarded(session, "refresh", refresh, customer_id=event.customer_id, cause=event.type)
 
 
+@subscribe("customer.merge_undone")
+def _on_merge_undone(*, session: Session, event: Event) -> None:
+    # Both profiles again: each answers for its own cases and promises.
+    target_id = (event.payload or {}).get("target_id")
+    for customer_id in (event.customer_id, target_id):
+        if isinstance(customer_id, int):
+            _guarded(session, "refresh", refresh, customer_id=customer_id, cause=event.type)
+
+
 # --- flagging outreach to a customer who was "do not contact" ------------------------------------
 
 
