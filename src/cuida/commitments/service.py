@@ -555,7 +555,8 @@ def _on_merge_undone(*, session: Session, event: Event) -> None:
     """Promises made in the conversations that went back go back with them (registered before
     contactability's refresh, which reads them)."""
     payload = event.payload or {}
-    target_id, conversation_ids = payload.get("target_id"), payload.get("conversation_ids") or []
+    target_id, returned = payload.get("target_id"), payload.get("conversation_ids")
+    conversation_ids = [int(i) for i in returned] if isinstance(returned, list) else []
     if event.customer_id is None or not isinstance(target_id, int) or not conversation_ids:
         return
     session.execute(
