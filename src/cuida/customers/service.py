@@ -20,6 +20,7 @@ from cuida.customers import identity as identity_module
 from cuida.customers.identity import IdentityError, identity_key
 from cuida.customers.models import Customer, CustomerMerge, Identity, MergeSuggestion
 from cuida.customers.schemas import CustomerCreate, CustomerUpdate, IdentityIn
+from cuida.db import txcache
 from cuida.db.base import affected_rows
 from cuida.events.models import Event
 from cuida.events.service import SYSTEM, Actor, publish, subscribe
@@ -48,6 +49,9 @@ def resolve(*, session: Session, customer_id: int) -> Customer:
         customer = session.get(Customer, customer.merged_into_id)
     if customer is None:
         raise NotFound(f"customer {customer_id} does not exist")
+    # Several reactions to one message resolve the same customer: keep it for this transaction
+    # (the identity map alone holds it weakly and would load it, and its identities, again).
+    txcache.hold(session, [customer])
     return customer
 
 
