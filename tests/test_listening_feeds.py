@@ -95,7 +95,9 @@ class FeedServer:
 
 
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FeedServer]:
+    # The feeds here are on 127.0.0.1: an intranet feed, which an install must allow.
+    monkeypatch.setattr(feeds_service, "private_feeds_allowed", lambda: True)
     feed_server = FeedServer()
     feed_server.thread.start()
     yield feed_server
@@ -375,9 +377,9 @@ def test_polls_run_from_the_reconciler_on_their_interval_and_survive_a_restart(
     def killed(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(feeds_service, "_store", killed)
-    reconcile(runtime)  # the job dies with the process (Huey logs that it did not finish)
-    monkeypatch.undo()
+    with monkeypatch.context() as dying:
+        dying.setattr(feeds_service, "_store", killed)
+        reconcile(runtime)  # the job dies with the process (Huey logs that it did not finish)
     with runtime.db.sessions() as session:
         stuck = session.get(ListeningFeed, feed["id"])
         assert stuck is not None and stuck.poll_lease_until is not None  # its lease is still held
@@ -575,3 +577,22 @@ def test_cli_imports_a_file_with_a_progress_bar(api, runtime, tmp_path, monkeypa
     tweet = mentions(api, "twitter")[0]
     assert tweet["snapshot_count"] == 1 and tweet["counts"]["reshares"] == 40
     assert len(mentions(api, "instagram")) == 1
+
+
+def test_a_feed_inside_the_network_is_refused_unless_the_install_allows_it(api, brand, runtime):
+    feed_server = FeedServer()
+    feed_server.thread.start()
+    try:
+        url = feed_server.serve(
+            "/intranet.xml", rss({"title": "Cuidabank cierra", "link": "https://intranet.example/1"})
+        )
+        created = api.post("/api/v1/listening/feeds", json={"url": url})
+        assert created.status_code == 201, created.text
+        feed_id = created.json()["id"]
+        refused = feeds_service.poll_now(runtime, feed_id)
+        assert refused.error and "inside the network (127.0.0.1)" in refused.error, refused
+        assert api.get(f"/api/v1/listening/feeds/{feed_id}").json()["health"] == "failing"
+        assert feed_server.hits("/intranet.xml") == [], "nothing was requested"
+    finally:
+        feed_server.httpd.shutdown()
+        feed_server.httpd.server_close()

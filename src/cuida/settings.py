@@ -147,6 +147,11 @@ class Settings(BaseSettings):
         description="The brand's own hashtags, comma-separated (without #): they are in most mentions, so "
         "sharing one does not put two mentions in the same incident.",
     )
+    listening_feeds_private: bool = Field(
+        default=False,
+        description="Allow listening feeds on addresses inside the network (loopback, private, "
+        "link-local): off, so a feed address cannot make the hub read from behind its firewall.",
+    )
     listening_feed_minutes: int = Field(
         default=30,
         ge=1,

@@ -14,8 +14,10 @@ doubled across restarts. A feed that cannot be fetched or read keeps the error (
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -281,6 +283,32 @@ class FetchError(Exception):
         self.status = status
 
 
+def private_feeds_allowed() -> bool:
+    from cuida.runtime import current_settings  # the runtime imports every domain: import late
+
+    return current_settings().listening_feeds_private
+
+
+def _public_only(request: httpx.Request) -> None:
+    """Refuse a host that resolves inside the network (loopback, private, link-local...) unless the
+    install allows it: a feed address is typed by a person and must not make the hub read from
+    behind its own firewall. Checked on every request, redirects included."""
+    if private_feeds_allowed():
+        return
+    host = request.url.host
+    try:
+        infos = socket.getaddrinfo(host, request.url.port or 443, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        raise FetchError(f"the feed's host {host} cannot be resolved: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise FetchError(
+                f"the feed's host {host} is inside the network ({address}); feeds are read from public "
+                "sites only (CUIDA_LISTENING_FEEDS_PRIVATE=true allows an intranet feed)"
+            )
+
+
 def fetch(url: str, *, etag: str | None, last_modified: str | None) -> Fetched:
     """A conditional GET: 304 when the feed has not changed since the validators were given."""
     headers = {
@@ -293,7 +321,12 @@ def fetch(url: str, *, etag: str | None, last_modified: str | None) -> Fetched:
         headers["If-Modified-Since"] = last_modified
     try:
         with (
-            httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True, max_redirects=5) as client,
+            httpx.Client(
+                timeout=FETCH_TIMEOUT,
+                follow_redirects=True,
+                max_redirects=5,
+                event_hooks={"request": [_public_only]},
+            ) as client,
             client.stream("GET", url, headers=headers) as response,
         ):
             if response.status_code == 304:
