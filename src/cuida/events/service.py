@@ -47,7 +47,8 @@ def publish(
         # Ids come from a sequence, so two transactions could commit ids out of order and a
         # reader resuming "after N" would skip one. Holding this lock from the first event to
         # commit makes ids commit in order; callers publish last, so it is held briefly.
-        # Taken once per transaction (never inside a savepoint only: its release keeps the lock).
+        # Taken once per transaction; a savepoint rolled back releases it, and txcache then
+        # forgets that it was taken, so the next event takes it again.
         held = txcache.scratch(session, "events")
         if not held.get("locked"):
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _EVENTS_LOCK})
