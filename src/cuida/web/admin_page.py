@@ -439,21 +439,22 @@ async def create_channel_account(
     runtime: Runtime = Depends(get_runtime),
 ) -> Response:
     form = await request.form()
-    refused = _guard(request, agent, str(form.get("csrf_token", "")))
-    if refused:
-        return refused
     kind = str(form.get("kind", ""))
     config, secrets = _account_form(form, kind)
-    assert agent.principal is not None
-    try:
-        data = ChannelAccountCreate(kind=kind, name=str(form.get("name", "")), config=config, secrets=secrets)
-        with runtime.db.session() as session:
-            channel_accounts.create_account(session=session, data=data, actor=agent.principal.actor)
-    except ValidationError as exc:
-        return _page(request, agent, runtime, "channels", status=422, error=_validation_message(exc))
-    except CuidaError as exc:
-        return _page(request, agent, runtime, "channels", status=exc.status_code, error=exc.message)
-    return _done("channels", "account_created")
+    return _save(
+        request,
+        agent,
+        runtime,
+        str(form.get("csrf_token", "")),
+        "account_created",
+        lambda session, actor: channel_accounts.create_account(
+            session=session,
+            data=ChannelAccountCreate(
+                kind=kind, name=str(form.get("name", "")), config=config, secrets=secrets
+            ),
+            actor=actor,
+        ),
+    )
 
 
 @router.post("/admin/channels/accounts/{account_id}/enabled")
@@ -465,21 +466,19 @@ def toggle_channel_account(
     agent: PageAgent = Depends(page_agent),
     runtime: Runtime = Depends(get_runtime),
 ) -> Response:
-    refused = _guard(request, agent, csrf_token)
-    if refused:
-        return refused
-    assert agent.principal is not None
-    try:
-        with runtime.db.session() as session:
-            channel_accounts.update_account(
-                session=session,
-                account_id=account_id,
-                data=ChannelAccountUpdate(enabled=enabled == "1"),
-                actor=agent.principal.actor,
-            )
-    except CuidaError as exc:
-        return _page(request, agent, runtime, "channels", status=exc.status_code, error=exc.message)
-    return _done("channels", "account_enabled" if enabled == "1" else "account_disabled")
+    return _save(
+        request,
+        agent,
+        runtime,
+        csrf_token,
+        "account_enabled" if enabled == "1" else "account_disabled",
+        lambda session, actor: channel_accounts.update_account(
+            session=session,
+            account_id=account_id,
+            data=ChannelAccountUpdate(enabled=enabled == "1"),
+            actor=actor,
+        ),
+    )
 
 
 @router.post("/admin/channels/accounts/{account_id}/poll")
@@ -511,8 +510,14 @@ def _lines(value: str) -> list[str]:
     return [v.strip() for v in value.replace(",", "\n").splitlines() if v.strip()]
 
 
-def _create(request: Request, agent: PageAgent, runtime: Runtime, what: str, make: Any) -> Response:
-    """Run `make(session, actor)` for one of the channels tab's forms; errors back on the page."""
+def _save(
+    request: Request, agent: PageAgent, runtime: Runtime, csrf_token: str, what: str, make: Any
+) -> Response:
+    """One of the channels tab's forms: admin and CSRF checked, `make(session, actor)` run in a
+    transaction, its error shown back on the page, else a redirect saying `what` was done."""
+    refused = _guard(request, agent, csrf_token)
+    if refused:
+        return refused
     assert agent.principal is not None
     try:
         with runtime.db.session() as session:
@@ -536,13 +541,11 @@ def create_widget(
     agent: PageAgent = Depends(page_agent),
     runtime: Runtime = Depends(get_runtime),
 ) -> Response:
-    refused = _guard(request, agent, csrf_token)
-    if refused:
-        return refused
-    return _create(
+    return _save(
         request,
         agent,
         runtime,
+        csrf_token,
         "widget_created",
         lambda session, actor: webchat.create_widget(
             session=session,
@@ -570,13 +573,11 @@ def create_feed(
     agent: PageAgent = Depends(page_agent),
     runtime: Runtime = Depends(get_runtime),
 ) -> Response:
-    refused = _guard(request, agent, csrf_token)
-    if refused:
-        return refused
-    return _create(
+    return _save(
         request,
         agent,
         runtime,
+        csrf_token,
         "feed_created",
         lambda session, actor: feeds.create_feed(
             session=session,
@@ -617,13 +618,11 @@ def create_term(
     agent: PageAgent = Depends(page_agent),
     runtime: Runtime = Depends(get_runtime),
 ) -> Response:
-    refused = _guard(request, agent, csrf_token)
-    if refused:
-        return refused
-    return _create(
+    return _save(
         request,
         agent,
         runtime,
+        csrf_token,
         "term_created",
         lambda session, actor: feeds.create_term(
             session=session, data=TermCreate(term=term, exclusions=_lines(exclusions)), actor=actor
