@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -243,3 +244,10 @@ def answering_account(db: Database, *, kind: str, in_reply_to: str | None) -> Ch
         if chosen is not None:
             session.expunge(chosen)
         return chosen
+
+
+def unstorable(exc: ValidationError) -> str:
+    """Why a parsed update could not become a message, for its quarantine entry."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"the message cannot be stored: {where}: {first['msg']}"

@@ -36,6 +36,7 @@ from cuida.channels.messaging import (
     reject_webhook,
     reply_target,
     store_items,
+    unstorable,
 )
 from cuida.channels.schemas import PollAnswer
 from cuida.channels.telegram.config import TelegramConfig
@@ -187,9 +188,7 @@ def read_update(
             metadata={"telegram": meta},
         )
     except ValidationError as exc:
-        first_error = exc.errors()[0]
-        where = ".".join(str(p) for p in first_error["loc"])
-        return bad(f"the message cannot be stored: {where}: {first_error['msg']}")
+        return bad(unstorable(exc))
     return Item(ref, raw, message=message_in)
 
 

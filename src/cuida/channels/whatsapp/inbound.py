@@ -33,6 +33,7 @@ from cuida.channels.messaging import (
     reject_webhook,
     reply_target,
     store_items,
+    unstorable,
 )
 from cuida.common.errors import Forbidden, NotFound
 from cuida.customers.identity import IdentityError, normalize_phone
@@ -193,9 +194,7 @@ def read_message(
             metadata={"whatsapp": meta},
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return bad(f"the message cannot be stored: {where}: {first['msg']}")
+        return bad(unstorable(exc))
     return Item(ref, raw, message=message_in)
 
 
